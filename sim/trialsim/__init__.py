@@ -1,0 +1,34 @@
+"""trialsim: discrete-event Monte Carlo planning of sequential phase II trials.
+
+The public API follows one verb per step::
+
+    scenario = load_scenario("scenarios/vk2_d3_2005.yaml")
+    result = run_trials(scenario, replicates=2000)
+    summary = summarise(result)
+
+Heavy modules are imported on first use so that ``import trialsim`` and the
+command line start quickly.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_PUBLIC = {
+    "load_scenario": "trialsim.scenario",
+    "ScenarioError": "trialsim.problems",
+    "run_trials": "trialsim.runner",
+    "summarise": "trialsim.summary",
+    "exact_operating_characteristics": "trialsim.exact",
+}
+
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'trialsim' has no attribute {name!r}")

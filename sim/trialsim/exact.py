@@ -1,0 +1,170 @@
+"""Exact operating characteristics by binomial enumeration.
+
+Every registered patient independently ends in one of three states for an
+endpoint: outside its denominator, in it without success, or in it with
+success. The number registered is fixed, or ``min(patients, Poisson)`` when
+accrual can stop at ``max_months``. Summing the exact test's rejection region
+over those distributions gives power and type I error without simulation. This
+is the oracle the simulation is tested against.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from trialsim.binomial import binomial_pmf, critical_values, upper_tail
+from trialsim.plan import EndpointPlan, StagePlan, TrialPlan
+
+
+@dataclass(frozen=True)
+class ExactCharacteristics:
+    """Exact operating characteristics of one endpoint in one world.
+
+    Attributes
+    ----------
+    rejection : float
+        Probability that the test rejects H0 (power or type I error).
+    denominator_mean : float
+        Expected number of patients in the denominator.
+    responders_mean : float
+        Expected number of responders counted.
+    success_rate : float
+        Probability that a patient in the denominator succeeds (the estimand).
+    """
+
+    rejection: float
+    denominator_mean: float
+    responders_mean: float
+    success_rate: float
+
+
+def completion_probability(stage: StagePlan) -> float:
+    """Probability that a patient entering ``stage`` is assessed and evaluable."""
+    stays = 1.0 - (1.0 - math.exp(-stage.dropout_per_week * stage.weeks))
+    for event in stage.adverse_events:
+        if event.discontinues:
+            stays *= 1.0 - event.probability
+    return stays * (1.0 - stage.not_evaluable)
+
+
+def patient_probabilities(
+    plan: TrialPlan, endpoint: EndpointPlan, response_rate: np.ndarray
+) -> tuple[float, float]:
+    """Per-registered-patient probabilities for an endpoint.
+
+    Parameters
+    ----------
+    plan : TrialPlan
+    endpoint : EndpointPlan
+    response_rate : ndarray, shape (stages, subgroups)
+
+    Returns
+    -------
+    in_denominator : float
+        P(the patient counts in the denominator).
+    success_given_in : float
+        P(success | in the denominator): the rate the endpoint estimates.
+    """
+    weights = np.diff(plan.subgroup_cumulative, prepend=0.0)
+    evaluable = np.array([completion_probability(s) for s in plan.stages])
+    first = endpoint.stages[0]
+    reach = np.ones_like(weights)
+    stage = 0
+    while stage != first:
+        following = plan.stages[stage].next_stage
+        reach = reach * evaluable[stage] * (1 - response_rate[stage]) * plan.stages[following].entry
+        stage = following
+    success_later = np.zeros_like(weights)
+    for s in reversed(endpoint.stages[1:]):
+        entry = plan.stages[s].entry
+        success_later = entry * evaluable[s] * (
+            response_rate[s] + (1 - response_rate[s]) * success_later
+        )
+    success_if_evaluable = response_rate[first] + (1 - response_rate[first]) * success_later
+    joint_success = reach * evaluable[first] * success_if_evaluable
+    in_denominator = reach if endpoint.population_entered else reach * evaluable[first]
+    p_in = float(weights @ in_denominator)
+    p_success = float(weights @ joint_success)
+    return p_in, (p_success / p_in if p_in > 0 else 0.0)
+
+
+def registrations_distribution(plan: TrialPlan) -> np.ndarray:
+    """P(registered = k), k = 0..patients.
+
+    Registration stops at ``patients`` or when accrual stops; the Poisson
+    count up to the stop week is capped at ``patients``.
+    """
+    probabilities = np.zeros(plan.patients + 1)
+    if math.isinf(plan.accrual_stop_week):
+        probabilities[-1] = 1.0
+        return probabilities
+    mean = plan.expected_registrations_by(plan.accrual_stop_week)
+    k = np.arange(plan.patients)
+    probabilities[:-1] = np.exp(k * math.log(mean) - mean - special.gammaln(k + 1)) if mean > 0 else k == 0
+    probabilities[-1] = max(1.0 - probabilities[:-1].sum(), 0.0)
+    return probabilities
+
+
+def exact_allowed(plan: TrialPlan, endpoint: EndpointPlan) -> bool:
+    """Whether the design admits an exact calculation for ``endpoint``.
+
+    It does with a complete cutoff, point response rates, and no stage caps on
+    the stages patients pass through up to the endpoint's last stage.
+    """
+    if not plan.cutoff_is_complete:
+        return False
+    last = max(endpoint.stages)
+    path = _path_to(plan, last)
+    return all(
+        plan.stages[s].response_prior is None and plan.stages[s].max_entries >= plan.patients
+        for s in path
+    )
+
+
+def _path_to(plan: TrialPlan, last: int) -> list[int]:
+    path, stage = [0], 0
+    while stage != last:
+        stage = plan.stages[stage].next_stage
+        path.append(stage)
+    return path
+
+
+def exact_operating_characteristics(
+    plan: TrialPlan, endpoint: EndpointPlan, response_rate: np.ndarray
+) -> ExactCharacteristics | None:
+    """Exact rejection probability and expected counts for one endpoint.
+
+    Parameters
+    ----------
+    plan : TrialPlan
+    endpoint : EndpointPlan
+    response_rate : ndarray, shape (stages, subgroups)
+        The world's true response rates.
+
+    Returns
+    -------
+    ExactCharacteristics or None
+        None when the design admits no exact value (see :func:`exact_allowed`).
+    """
+    if not exact_allowed(plan, endpoint):
+        return None
+    p_in, p_success = patient_probabilities(plan, endpoint, response_rate)
+    critical = critical_values(plan.patients, endpoint.p0, endpoint.alpha)
+    counts = np.arange(plan.patients + 1)
+    reject_given_denominator = upper_tail(critical, counts, p_success)
+    registered = registrations_distribution(plan)
+    rejection = 0.0
+    for k in np.flatnonzero(registered > 0):
+        denominators = binomial_pmf(counts[: k + 1], int(k), p_in)
+        rejection += registered[k] * float(denominators @ reject_given_denominator[: k + 1])
+    mean_registered = float(registered @ counts)
+    return ExactCharacteristics(
+        rejection=min(rejection, 1.0),
+        denominator_mean=mean_registered * p_in,
+        responders_mean=mean_registered * p_in * p_success,
+        success_rate=p_success,
+    )

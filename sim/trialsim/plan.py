@@ -1,0 +1,181 @@
+"""Compile a validated scenario into the plain numbers the model runs on.
+
+A :class:`TrialPlan` holds no pydantic objects: it is cheap to pickle to
+worker processes and fast to read in the inner loop. All times are in weeks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from trialsim.scenario import null_response_of
+from trialsim.schema import BetaPrior, Scenario
+
+WEEKS_PER_MONTH = 365.25 / 12 / 7
+NO_STAGE = -1
+
+
+@dataclass(frozen=True)
+class AdverseEventPlan:
+    """An adverse event of one stage; ``name_index`` indexes ``TrialPlan.adverse_event_names``."""
+
+    name_index: int
+    probability: float
+    discontinues: bool
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One stage in model units.
+
+    ``response`` has one rate per subgroup (the alternative world); when
+    ``response_prior`` is set the rate is drawn per replicate instead.
+    """
+
+    id: str
+    treatment: str
+    weeks: float
+    dropout_per_week: float
+    not_evaluable: float
+    response: np.ndarray
+    response_prior: tuple[float, float] | None
+    null_response: float
+    next_stage: int
+    entry: float
+    max_entries: int
+    adverse_events: tuple[AdverseEventPlan, ...]
+
+
+@dataclass(frozen=True)
+class EndpointPlan:
+    """An endpoint: responders in any of ``stages`` over the first stage's denominator."""
+
+    id: str
+    stages: tuple[int, ...]
+    population_entered: bool
+    p0: float
+    alpha: float
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """Everything one replicate needs, in weeks and probabilities."""
+
+    patients: int
+    rate_per_week: float
+    ramp_weeks: float
+    accrual_stop_week: float
+    screen_failure: float
+    subgroup_names: tuple[str, ...]
+    subgroup_cumulative: np.ndarray
+    stages: tuple[StagePlan, ...]
+    continue_to_weeks: float
+    cutoff_week: float
+    endpoints: tuple[EndpointPlan, ...]
+    adverse_event_names: tuple[str, ...]
+
+    @property
+    def cutoff_is_complete(self) -> bool:
+        """True when every assessment that can happen is analysed."""
+        return math.isinf(self.cutoff_week)
+
+    def registration_week(self, unit_epochs: np.ndarray) -> np.ndarray:
+        """Map epochs of a unit-rate Poisson process to registration weeks.
+
+        Inverts the cumulative intensity of a rate that ramps linearly from 0 to
+        ``rate_per_week`` over ``ramp_weeks`` and is constant after.
+        """
+        rate, ramp = self.rate_per_week, self.ramp_weeks
+        if ramp <= 0:
+            return unit_epochs / rate
+        ramp_mass = rate * ramp / 2
+        return np.where(
+            unit_epochs <= ramp_mass,
+            np.sqrt(2 * ramp * unit_epochs / rate),
+            ramp + (unit_epochs - ramp_mass) / rate,
+        )
+
+    def expected_registrations_by(self, week: float) -> float:
+        """Mean number of Poisson registrations by ``week`` (uncapped)."""
+        rate, ramp = self.rate_per_week, self.ramp_weeks
+        if ramp <= 0 or week >= ramp:
+            return rate * max(week - ramp / 2, 0.0) if ramp > 0 else rate * week
+        return rate * week * week / (2 * ramp)
+
+
+def compile_plan(spec: Scenario) -> TrialPlan:
+    """Turn a validated scenario into a :class:`TrialPlan`."""
+    groups = spec.population or []
+    names = tuple(g.name for g in groups) or ("all",)
+    weights = np.array([g.weight for g in groups] or [1.0])
+    index = {stage.id: i for i, stage in enumerate(spec.stages)}
+    event_names = tuple(dict.fromkeys(e.name for s in spec.stages for e in s.adverse_events))
+    stages = tuple(
+        _stage_plan(spec, i, names, index, event_names) for i in range(len(spec.stages))
+    )
+    endpoints = tuple(
+        EndpointPlan(
+            id=e.id,
+            stages=tuple(index[s] for s in e.stage_ids),
+            population_entered=e.population == "entered",
+            p0=e.rule.p0,
+            alpha=e.rule.alpha,
+        )
+        for e in spec.endpoints
+    )
+    cutoff = spec.analysis.cutoff
+    max_months = spec.enrollment.max_months
+    return TrialPlan(
+        patients=spec.enrollment.patients,
+        rate_per_week=spec.enrollment.accrual.rate_per_month / WEEKS_PER_MONTH,
+        ramp_weeks=spec.enrollment.accrual.ramp_up_months * WEEKS_PER_MONTH,
+        accrual_stop_week=math.inf if max_months is None else max_months * WEEKS_PER_MONTH,
+        screen_failure=spec.enrollment.screen_failure,
+        subgroup_names=names,
+        subgroup_cumulative=np.cumsum(weights / weights.sum()),
+        stages=stages,
+        continue_to_weeks=spec.responders.continue_to_weeks,
+        cutoff_week=math.inf if cutoff == "complete" else cutoff.week,
+        endpoints=endpoints,
+        adverse_event_names=event_names,
+    )
+
+
+def _stage_plan(
+    spec: Scenario, i: int, names: tuple[str, ...], index: dict[str, int], event_names: tuple[str, ...]
+) -> StagePlan:
+    stage = spec.stages[i]
+    prior: tuple[float, float] | None = None
+    if isinstance(stage.response, BetaPrior):
+        prior = stage.response.beta
+        response = np.full(len(names), prior[0] / (prior[0] + prior[1]))
+    elif isinstance(stage.response, dict):
+        response = np.array([stage.response[name] for name in names])
+    else:
+        response = np.full(len(names), float(stage.response))
+    null = null_response_of(spec, i)
+    assert null is not None, "validated scenarios always have a null response"
+    return StagePlan(
+        id=stage.id,
+        treatment=stage.treatment,
+        weeks=stage.weeks,
+        dropout_per_week=-math.log1p(-stage.dropout) / stage.weeks,
+        not_evaluable=stage.not_evaluable,
+        response=response,
+        response_prior=prior,
+        null_response=null,
+        next_stage=index[stage.next_on_failure] if stage.next_on_failure else NO_STAGE,
+        entry=stage.entry,
+        max_entries=stage.max_entries or 2**62,
+        adverse_events=tuple(
+            AdverseEventPlan(
+                name_index=event_names.index(e.name),
+                probability=e.probability,
+                discontinues=e.grade >= spec.discontinue_grade,
+            )
+            for e in stage.adverse_events
+        ),
+    )

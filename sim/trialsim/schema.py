@@ -1,0 +1,171 @@
+"""The scenario file's schema (pydantic v2). Unknown keys are refused everywhere.
+
+Shape, types and ranges live here; cross-references between keys (stage
+graph, subgroup names, endpoint stages) are checked in :mod:`trialsim.scenario`.
+Times are in weeks unless a key says months.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=64)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Accrual(_Strict):
+    """Registration as a Poisson process."""
+
+    rate_per_month: float = Field(gt=0, le=10_000, description="Registrations per month at full rate.")
+    ramp_up_months: float = Field(
+        0.0, ge=0, le=600, description="Months over which the rate rises linearly from 0 (0 = none)."
+    )
+
+
+class Enrollment(_Strict):
+    """How many patients are registered, how fast, and for how long."""
+
+    patients: int = Field(ge=1, le=100_000, description="Registrations after which accrual stops.")
+    accrual: Accrual
+    screen_failure: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Probability that a screened candidate is not eligible."
+    )
+    max_months: float | None = Field(
+        None, gt=0, le=1200, description="Accrual stops at this month even if short of `patients`."
+    )
+
+
+class Subgroup(_Strict):
+    """A patient subgroup (e.g. RA with IPSS low) and its share of registrations."""
+
+    name: Identifier
+    weight: float = Field(gt=0.0, le=1.0)
+
+
+class BetaPrior(_Strict):
+    """A response rate drawn once per replicate from Beta(a, b) (assurance)."""
+
+    beta: tuple[Annotated[float, Field(gt=0, le=1e6)], Annotated[float, Field(gt=0, le=1e6)]]
+
+
+Response = Probability | BetaPrior | dict[str, Probability]
+
+
+class AdverseEvent(_Strict):
+    """An adverse event that may occur once per patient during a stage (onset uniform)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    grade: int = Field(ge=1, le=5, description="CTCAE grade.")
+    probability: Probability
+
+
+class Stage(_Strict):
+    """One treatment stage: a regimen given for `weeks`, then response is assessed."""
+
+    id: Identifier
+    treatment: str = ""
+    weeks: float = Field(gt=0, le=1000, description="Treatment weeks before the assessment.")
+    response: Response = Field(
+        description="Response probability of an evaluable patient: a number, {beta: [a, b]}, "
+        "or {subgroup: number}."
+    )
+    null_response: Probability | None = Field(
+        None, description="Response probability if the regimen is inactive (default: endpoint p0)."
+    )
+    dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Probability of dropping out before the assessment."
+    )
+    not_evaluable: Probability = Field(0.0, description="Probability of non-evaluable at assessment.")
+    adverse_events: list[AdverseEvent] = Field(default_factory=list)
+    next_on_failure: Identifier | None = Field(
+        None, description="Stage that evaluable non-responders are re-registered to."
+    )
+    entry: Probability = Field(
+        1.0, description="Probability that a non-responder routed here is re-registered."
+    )
+    max_entries: int | None = Field(
+        None, ge=1, le=100_000, description="Stage cap: entries after this many are turned away."
+    )
+
+
+class Responders(_Strict):
+    """Responders continue treatment until this many weeks after registration."""
+
+    continue_to_weeks: float = Field(52.0, gt=0, le=5000)
+
+
+class ExactBinomialRule(_Strict):
+    """One-sided exact binomial test: reject H0 if P(X >= x | n, p0) <= alpha."""
+
+    test: Literal["exact_binomial"]
+    p0: float = Field(gt=0.0, lt=1.0)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+
+
+Rule = ExactBinomialRule
+
+
+class Endpoint(_Strict):
+    """A response endpoint: responders over a denominator, judged by a rule."""
+
+    id: Identifier
+    stage: Identifier | None = Field(None, description="Single stage: responders / denominator.")
+    stages: list[Identifier] | None = Field(
+        None, min_length=1, description="Responded in any of these; denominator from the first."
+    )
+    population: Literal["evaluable", "entered"] = "evaluable"
+    rule: Rule
+
+    @property
+    def stage_ids(self) -> list[str]:
+        """The stages the endpoint counts responders in, first one giving the denominator."""
+        return list(self.stages) if self.stages else [self.stage] if self.stage else []
+
+
+class CutoffWeek(_Strict):
+    """Data cut at a calendar week: patients not yet assessed are not evaluable."""
+
+    week: float = Field(gt=0, le=10_000)
+
+
+class Analysis(_Strict):
+    """When the data are analysed."""
+
+    cutoff: Literal["complete"] | CutoffWeek = "complete"
+
+
+class Simulation(_Strict):
+    """Monte Carlo settings."""
+
+    replicates: int = Field(10_000, ge=1, le=10_000_000)
+    seed: int = Field(1, ge=0, le=2**63 - 1)
+
+
+class Scenario(_Strict):
+    """A whole trial scenario, as written in a YAML file."""
+
+    name: Identifier
+    title: str = ""
+    description: str = ""
+    enrollment: Enrollment
+    population: list[Subgroup] | None = Field(None, min_length=1)
+    stages: list[Stage] = Field(min_length=1, max_length=50)
+    responders: Responders = Responders()
+    discontinue_grade: int = Field(3, ge=1, le=5)
+    endpoints: list[Endpoint] = Field(min_length=1, max_length=50)
+    analysis: Analysis = Analysis()
+    simulation: Simulation = Simulation()
+
+    @field_validator("population")
+    @classmethod
+    def _weights_sum_to_one(cls, groups: list[Subgroup] | None) -> list[Subgroup] | None:
+        if groups is not None and abs(sum(g.weight for g in groups) - 1.0) > 1e-6:
+            total = sum(g.weight for g in groups)
+            raise ValueError(f"subgroup weights must sum to 1, they sum to {total:g}")
+        return groups
