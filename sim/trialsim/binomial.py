@@ -30,8 +30,11 @@ def binomial_pmf(successes: np.ndarray, trials: int, rate: float) -> np.ndarray:
     if rate <= 0.0 or rate >= 1.0:
         return (x == (trials if rate >= 1.0 else 0)).astype(float)
     log_pmf = (
-        special.gammaln(trials + 1) - special.gammaln(x + 1) - special.gammaln(trials - x + 1)
-        + x * np.log(rate) + (trials - x) * np.log1p(-rate)
+        special.gammaln(trials + 1)
+        - special.gammaln(x + 1)
+        - special.gammaln(trials - x + 1)
+        + x * np.log(rate)
+        + (trials - x) * np.log1p(-rate)
     )
     return np.exp(log_pmf)
 
@@ -69,7 +72,9 @@ def critical_values(max_trials: int, p0: float, alpha: float) -> np.ndarray:
     return table
 
 
-def clopper_pearson(successes: np.ndarray, trials: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def clopper_pearson(
+    successes: np.ndarray, trials: np.ndarray, level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Clopper-Pearson) two-sided confidence limits for a binomial rate.
 
     Parameters

@@ -79,12 +79,60 @@ def replicate_generator(seed: int, replicate: int) -> np.random.Generator:
     replicate : int
         0-based replicate index.
     """
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replicate,))))
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replicate,)))
+    )
 
 
 def uniform_rows(plan: TrialPlan) -> int:
     """Rows of the per-replicate uniform block: 3 + per stage 4 + 2 per adverse event."""
     return 3 + sum(4 + 2 * len(stage.adverse_events) for stage in plan.stages)
+
+
+@dataclass(frozen=True)
+class ChunkDraws:
+    """The :class:`PatientDraws` of consecutive replicates, stacked.
+
+    Every array gains a leading replicate axis; patient axes have length
+    ``plan.patients``, and entries past a replicate's ``registered`` count are
+    padding (registration week NaN).
+    """
+
+    registered: np.ndarray
+    registration_week: np.ndarray
+    screen_failures: np.ndarray
+    subgroup: np.ndarray
+    stay_weeks: np.ndarray
+    exit_cause: np.ndarray
+    evaluable: np.ndarray
+    response_uniform: np.ndarray
+    accepts_entry: np.ndarray
+    adverse_events: np.ndarray
+    adverse_event_week: np.ndarray
+    response_rate: np.ndarray
+
+    @classmethod
+    def of_one(cls, draws: PatientDraws) -> ChunkDraws:
+        """A chunk holding the single replicate ``draws``."""
+        fields = {name: getattr(draws, name)[None] for name in PatientDraws.__dataclass_fields__}
+        return cls(registered=np.array([len(draws.registration_week)]), **fields)
+
+    def replicate(self, index: int) -> PatientDraws:
+        """The draws of the ``index``-th replicate of the chunk (views, not copies)."""
+        n = int(self.registered[index])
+        return PatientDraws(
+            registration_week=self.registration_week[index, :n],
+            screen_failures=self.screen_failures[index, :n],
+            subgroup=self.subgroup[index, :n],
+            stay_weeks=self.stay_weeks[index, :, :n],
+            exit_cause=self.exit_cause[index, :, :n],
+            evaluable=self.evaluable[index, :, :n],
+            response_uniform=self.response_uniform[index, :, :n],
+            accepts_entry=self.accepts_entry[index, :, :n],
+            adverse_events=self.adverse_events[index, :, :, :n],
+            adverse_event_week=self.adverse_event_week[index, :, :, :n],
+            response_rate=self.response_rate[index],
+        )
 
 
 def draw_patients(plan: TrialPlan, seed: int, replicate: int) -> PatientDraws:
@@ -101,61 +149,89 @@ def draw_patients(plan: TrialPlan, seed: int, replicate: int) -> PatientDraws:
     Returns
     -------
     PatientDraws
+        The same numbers as replicate ``replicate`` of any chunk containing it.
     """
-    rng = replicate_generator(seed, replicate)
-    n_max = plan.patients
-    block = rng.random((uniform_rows(plan), n_max))
+    return draw_chunk(plan, seed, replicate, replicate + 1).replicate(0)
+
+
+def draw_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> ChunkDraws:
+    """Draw every random quantity of replicates ``start`` to ``stop - 1``.
+
+    Each replicate reads only its own stream; the transformations below are
+    elementwise, so a replicate's draws do not depend on the chunk it is in.
+
+    Parameters
+    ----------
+    plan : TrialPlan
+    seed : int
+        Base seed of the run.
+    start, stop : int
+        Replicate range.
+
+    Returns
+    -------
+    ChunkDraws
+    """
+    count, n_max = stop - start, plan.patients
+    block = np.empty((count, uniform_rows(plan), n_max))
+    rates = np.empty((count, len(plan.stages), len(plan.subgroup_names)))
+    rates[:] = [stage.response for stage in plan.stages]
+    for index, replicate in enumerate(range(start, stop)):
+        rng = replicate_generator(seed, replicate)
+        block[index] = rng.random(block.shape[1:])
+        for s, stage in enumerate(plan.stages):
+            if stage.response_prior is not None:
+                rates[index, s, :] = rng.beta(*stage.response_prior)
     # 1 - U lies in (0, 1], so its logarithm is finite.
-    epochs = np.cumsum(-np.log1p(-block[0]))
-    weeks = plan.registration_week(epochs)
-    n = int(np.searchsorted(weeks, plan.accrual_stop_week, side="right"))
-    registration_week = weeks[:n]
+    weeks = plan.registration_week(np.cumsum(-np.log1p(-block[:, 0]), axis=1))
+    registered = (weeks <= plan.accrual_stop_week).sum(axis=1)
+    weeks[weeks > plan.accrual_stop_week] = np.nan
     if plan.screen_failure > 0:
-        screen_failures = np.floor(np.log1p(-block[1, :n]) / np.log(plan.screen_failure))
+        screen_failures = np.floor(np.log1p(-block[:, 1]) / np.log(plan.screen_failure))
     else:
-        screen_failures = np.zeros(n)
-    subgroup = np.searchsorted(plan.subgroup_cumulative[:-1], block[2, :n], side="right")
+        screen_failures = np.zeros((count, n_max))
+    subgroup = np.searchsorted(plan.subgroup_cumulative[:-1], block[:, 2], side="right")
 
     n_stages, n_events = len(plan.stages), len(plan.adverse_event_names)
-    stay = np.empty((n_stages, n))
-    cause = np.empty((n_stages, n), dtype=np.int64)
-    evaluable = np.empty((n_stages, n), dtype=bool)
-    response_uniform = np.empty((n_stages, n))
-    accepts = np.empty((n_stages, n), dtype=bool)
-    events = np.zeros((n_stages, n_events, n), dtype=bool)
-    event_week = np.full((n_stages, n_events, n), np.inf)
+    shape = (count, n_stages, n_max)
+    stay = np.empty(shape)
+    cause = np.empty(shape, dtype=np.int64)
+    evaluable = np.empty(shape, dtype=bool)
+    response_uniform = np.empty(shape)
+    accepts = np.empty(shape, dtype=bool)
+    events = np.zeros((count, n_stages, n_events, n_max), dtype=bool)
+    event_week = np.full((count, n_stages, n_events, n_max), np.inf)
     row = 3
     for s, stage in enumerate(plan.stages):
-        u_dropout, u_not_evaluable, u_response, u_entry = block[row : row + 4, :n]
+        u_dropout, u_not_evaluable, u_response, u_entry = (block[:, row + k] for k in range(4))
         row += 4
         with np.errstate(divide="ignore"):
             dropout_week = -np.log1p(-u_dropout) / stage.dropout_per_week
         leave = np.minimum(dropout_week, stage.weeks)
-        cause[s] = np.where(dropout_week < stage.weeks, DROPPED_OUT, ASSESSED)
+        cause[:, s] = np.where(dropout_week < stage.weeks, DROPPED_OUT, ASSESSED)
         onsets = []
         for k, event in enumerate(stage.adverse_events):
-            occurs = block[row, :n] < event.probability
-            onset = np.where(occurs, block[row + 1, :n] * stage.weeks, np.inf)
+            occurs = block[:, row] < event.probability
+            onset = np.where(occurs, block[:, row + 1] * stage.weeks, np.inf)
             row += 2
             onsets.append(onset)
             if event.discontinues:
                 earlier = onset < leave
                 leave = np.where(earlier, onset, leave)
-                cause[s] = np.where(earlier, FIRST_ADVERSE_EVENT + k, cause[s])
-        for event, onset in zip(stage.adverse_events, onsets):
+                cause[:, s] = np.where(earlier, FIRST_ADVERSE_EVENT + k, cause[:, s])
+        for event, onset in zip(stage.adverse_events, onsets, strict=True):
             had = onset <= leave
-            events[s, event.name_index] |= had
-            event_week[s, event.name_index] = np.where(had, onset, event_week[s, event.name_index])
-        stay[s] = leave
-        evaluable[s] = (cause[s] == ASSESSED) & (u_not_evaluable >= stage.not_evaluable)
-        response_uniform[s] = u_response
-        accepts[s] = u_entry < stage.entry
-    rates = np.array([stage.response for stage in plan.stages])
-    for s, stage in enumerate(plan.stages):
-        if stage.response_prior is not None:
-            rates[s, :] = rng.beta(*stage.response_prior)
-    return PatientDraws(
-        registration_week=registration_week,
+            events[:, s, event.name_index] |= had
+            event_week[:, s, event.name_index] = np.where(
+                had, onset, event_week[:, s, event.name_index]
+            )
+        stay[:, s] = leave
+        evaluable[:, s] = (cause[:, s] == ASSESSED) & (u_not_evaluable >= stage.not_evaluable)
+        response_uniform[:, s] = u_response
+        accepts[:, s] = u_entry < stage.entry
+    return ChunkDraws(
+        registered=registered,
+        registration_week=weeks,
         screen_failures=screen_failures.astype(np.int64),
         subgroup=subgroup,
         stay_weeks=stay,

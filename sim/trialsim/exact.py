@@ -81,8 +81,8 @@ def patient_probabilities(
     success_later = np.zeros_like(weights)
     for s in reversed(endpoint.stages[1:]):
         entry = plan.stages[s].entry
-        success_later = entry * evaluable[s] * (
-            response_rate[s] + (1 - response_rate[s]) * success_later
+        success_later = (
+            entry * evaluable[s] * (response_rate[s] + (1 - response_rate[s]) * success_later)
         )
     success_if_evaluable = response_rate[first] + (1 - response_rate[first]) * success_later
     joint_success = reach * evaluable[first] * success_if_evaluable
@@ -104,7 +104,9 @@ def registrations_distribution(plan: TrialPlan) -> np.ndarray:
         return probabilities
     mean = plan.expected_registrations_by(plan.accrual_stop_week)
     k = np.arange(plan.patients)
-    probabilities[:-1] = np.exp(k * math.log(mean) - mean - special.gammaln(k + 1)) if mean > 0 else k == 0
+    probabilities[:-1] = (
+        np.exp(k * math.log(mean) - mean - special.gammaln(k + 1)) if mean > 0 else k == 0
+    )
     probabilities[-1] = max(1.0 - probabilities[:-1].sum(), 0.0)
     return probabilities
 

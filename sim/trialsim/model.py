@@ -1,18 +1,25 @@
 """The SimPy model of one simulated trial in calendar weeks.
 
-The model reads pre-drawn random numbers (:mod:`trialsim.draws`) and the
-world's response rates, and returns what happened to every patient. It does
-no I/O and holds no global state. Registration is a SimPy process; each
-stage entry schedules one event, when the patient leaves the stage
-(assessment, dropout or a discontinuing adverse event), whose callback routes
-the patient on. Responders' time on
-continued treatment is computed, not simulated, because nothing in the trial
-waits for it.
+The model reads pre-drawn random numbers (:mod:`trialsim.draws`) and each
+world's response rates, and returns what happened to every patient. It does no
+I/O and holds no global state.
+
+Events are scheduled where the trial can react to them. A stage is *observed*
+when the timing of other patients changes who may enter it (a cap on
+entries): arrivals, admissions and exits there are SimPy events, processed in
+calendar order, and registration is a SimPy process shared by the worlds
+simulated together (common random numbers: the same patients arrive at the
+same weeks). Through an unobserved stage a whole cohort moves at once, its
+entry and exit weeks computed from the pre-drawn times, because nothing
+depends on the order in which its patients move. ``observe_all=True`` makes
+every stage observed: the plain event-by-event simulation, which must give
+identical outcomes and is used for the per-patient trace. Responders'
+continued treatment is computed, not simulated: nothing waits for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -23,6 +30,7 @@ from trialsim.draws import ASSESSED, DROPPED_OUT, FIRST_ADVERSE_EVENT, PatientDr
 from trialsim.plan import NO_STAGE, TrialPlan
 
 TraceRow = tuple[float, int, str, str, str]
+WorldTraceRow = tuple[str, float, int, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -51,45 +59,50 @@ class TrialOutcome:
     turned_away: np.ndarray
 
 
-class SequentialTrial:
-    """One trial: registration, then each patient walks the stage graph.
+class WorldTrial:
+    """The state of one world's trial inside a shared SimPy environment.
 
     Parameters
     ----------
+    env : simpy.Environment
     plan : TrialPlan
     draws : PatientDraws
     response_rate : ndarray, shape (stages, subgroups)
         The world's response rates.
+    observed : list of bool
+        Per stage, whether its passages are SimPy events.
     trace : list or None
-        If a list, one ``(week, patient, stage, event, detail)`` row is appended
-        per event, in calendar order.
+        If a list, receives one ``(week, patient, stage, event, detail)`` row per
+        event of an observed stage.
     """
 
     def __init__(
         self,
+        env: simpy.Environment,
         plan: TrialPlan,
         draws: PatientDraws,
         response_rate: np.ndarray,
+        observed: list[bool],
         trace: list[TraceRow] | None = None,
     ):
+        self.env = env
         self.plan = plan
         self.draws = draws
+        self.observed = observed
+        self.trace = trace
         n_stages, n = len(plan.stages), len(draws.registration_week)
         self.responds = draws.evaluable & (
             draws.response_uniform < response_rate[:, draws.subgroup]
         )
-        self.env = simpy.Environment()
-        self.trace = trace
+        self.continued_until = draws.registration_week + plan.continue_to_weeks
         self.entries = [0] * n_stages
         self.turned_away = np.zeros(n_stages, dtype=np.int64)
         self.entry_week = np.full((n_stages, n), np.nan)
         self.exit_week = np.full((n_stages, n), np.nan)
         self.off_week = np.full(n, np.nan)
 
-    def run(self) -> TrialOutcome:
-        """Simulate until every patient is off study."""
-        self.env.process(self._registration())
-        self.env.run()
+    def outcome(self) -> TrialOutcome:
+        """The finished trial's outcome arrays."""
         return TrialOutcome(
             registered=len(self.draws.registration_week),
             entry_week=self.entry_week,
@@ -99,49 +112,94 @@ class SequentialTrial:
             turned_away=self.turned_away,
         )
 
-    def _registration(self) -> Generator[simpy.Event, None, None]:
-        env = self.env
-        for patient, week in enumerate(self.draws.registration_week.tolist()):
-            yield env.timeout(week - env.now)
-            if self.trace is not None:
-                group = self.plan.subgroup_names[self.draws.subgroup[patient]]
-                failures = int(self.draws.screen_failures[patient])
-                self._log(patient, "", "registered", f"subgroup {group}; {failures} screen failures")
-            self._enter(patient, 0)
+    def register_all(self) -> None:
+        """Register every patient at their week, as one cohort (first stage unobserved)."""
+        patients = np.arange(len(self.draws.registration_week))
+        self._route(0, patients, self.draws.registration_week)
 
-    def _enter(self, patient: int, stage: int) -> None:
+    def register(self, patient: int) -> None:
+        """Register ``patient`` now, at the (observed) first stage."""
+        if self.trace is not None:
+            group = self.plan.subgroup_names[self.draws.subgroup[patient]]
+            failures = int(self.draws.screen_failures[patient])
+            self._log(patient, "", "registered", f"subgroup {group}; {failures} screen failures")
+        self._admit(patient, 0, float(self.draws.registration_week[patient]))
+
+    def _route(self, stage: int, patients: np.ndarray, weeks: np.ndarray) -> None:
+        """``patients`` arrive at ``stage`` at ``weeks`` (not before now)."""
+        if len(patients) == 0:
+            return
+        if not self.observed[stage]:
+            self._pass_cohort(stage, patients, weeks)
+            return
+        for patient, week in zip(patients.tolist(), weeks.tolist(), strict=True):
+            if week > self.env.now:
+                arrival = self.env.timeout(week - self.env.now)
+                arrival.callbacks.append(partial(self._admit_at_event, patient, stage, week))
+            else:
+                self._admit(patient, stage, week)
+
+    def _pass_cohort(self, stage: int, patients: np.ndarray, weeks: np.ndarray) -> None:
+        """Move a cohort through an unobserved stage (no cap: all are admitted)."""
+        draws = self.draws
+        self.entries[stage] += len(patients)
+        self.entry_week[stage, patients] = weeks
+        leave = weeks + draws.stay_weeks[stage, patients]
+        self.exit_week[stage, patients] = leave
+        responded = self.responds[stage, patients]
+        self.off_week[patients] = np.where(
+            responded, np.maximum(leave, self.continued_until[patients]), leave
+        )
+        following = self.plan.stages[stage].next_stage
+        if following != NO_STAGE:
+            moving = (
+                draws.evaluable[stage, patients]
+                & ~responded
+                & draws.accepts_entry[following, patients]
+            )
+            self._route(following, patients[moving], leave[moving])
+
+    def _admit_at_event(self, patient: int, stage: int, week: float, _event: simpy.Event) -> None:
+        self._admit(patient, stage, week)
+
+    def _admit(self, patient: int, stage: int, week: float) -> None:
+        # Times are carried as exact weeks: SimPy's clock (now + delay) may differ
+        # in the last bit, and the outcome must not depend on the event path.
         stage_plan = self.plan.stages[stage]
         if self.entries[stage] >= stage_plan.max_entries:
             self.turned_away[stage] += 1
+            self.off_week[patient] = week
             self._log(patient, stage_plan.id, "turned away", "stage cap reached")
-            self.off_week[patient] = self.env.now
             return
         self.entries[stage] += 1
-        self.entry_week[stage, patient] = self.env.now
+        self.entry_week[stage, patient] = week
         self._log(patient, stage_plan.id, "entered", stage_plan.treatment)
-        leaving = self.env.timeout(self.draws.stay_weeks[stage, patient])
-        leaving.callbacks.append(partial(self._leave, patient, stage))
+        leave = week + self.draws.stay_weeks[stage, patient]
+        leaving = self.env.timeout(leave - self.env.now)
+        leaving.callbacks.append(partial(self._leave, patient, stage, leave))
 
-    def _leave(self, patient: int, stage: int, _event: simpy.Event) -> None:
-        now, plan, draws = self.env.now, self.plan, self.draws
-        stage_plan = plan.stages[stage]
+    def _leave(self, patient: int, stage: int, now: float, _event: simpy.Event) -> None:
+        draws = self.draws
+        stage_plan = self.plan.stages[stage]
         self.exit_week[stage, patient] = now
         self.off_week[patient] = now
+        following = stage_plan.next_stage
         if not draws.evaluable[stage, patient]:
             self._log(patient, stage_plan.id, "not evaluable", self._exit_reason(stage, patient))
         elif self.responds[stage, patient]:
             self._log(patient, stage_plan.id, "responded", "continues treatment")
-            continued = draws.registration_week[patient] + plan.continue_to_weeks
-            self.off_week[patient] = max(now, continued)
-        elif stage_plan.next_stage == NO_STAGE:
+            self.off_week[patient] = max(now, self.continued_until[patient])
+        elif following == NO_STAGE:
             self._log(patient, stage_plan.id, "no response", "off study")
-        elif not draws.accepts_entry[stage_plan.next_stage, patient]:
+        elif not draws.accepts_entry[following, patient]:
             self._log(patient, stage_plan.id, "no response", "declined re-registration")
         else:
             self._log(patient, stage_plan.id, "no response", "re-registered")
-            self._enter(patient, stage_plan.next_stage)
+            self._route(following, np.array([patient]), np.array([now]))
 
     def _exit_reason(self, stage: int, patient: int) -> str:
+        if self.trace is None:
+            return ""
         cause = int(self.draws.exit_cause[stage, patient])
         if cause == ASSESSED:
             return "assessed, not evaluable"
@@ -155,11 +213,64 @@ class SequentialTrial:
             self.trace.append((self.env.now, patient, stage, event, detail))
 
 
+def _registration(
+    env: simpy.Environment, weeks: list[float], worlds: Sequence[WorldTrial]
+) -> Generator[simpy.Event, None, None]:
+    for patient, week in enumerate(weeks):
+        yield env.timeout(week - env.now)
+        for world in worlds:
+            world.register(patient)
+
+
+def simulate_worlds(
+    plan: TrialPlan,
+    draws: PatientDraws,
+    response_rates: Sequence[np.ndarray],
+    traces: Sequence[list[TraceRow] | None] | None = None,
+    observe_all: bool = False,
+) -> list[TrialOutcome]:
+    """Run one replicate's trial in several worlds on one SimPy clock.
+
+    Parameters
+    ----------
+    plan : TrialPlan
+    draws : PatientDraws
+        The replicate's random numbers, shared by all worlds.
+    response_rates : sequence of ndarray, shape (stages, subgroups)
+        One set of true response rates per world.
+    traces : sequence of (list or None), optional
+        Per world, a list to receive the event log; implies ``observe_all``.
+    observe_all : bool
+        Simulate every passage as SimPy events (same outcomes, slower).
+
+    Returns
+    -------
+    list of TrialOutcome
+        One per world, in the order of ``response_rates``.
+    """
+    logs = list(traces) if traces is not None else [None] * len(response_rates)
+    observe_all = observe_all or any(log is not None for log in logs)
+    observed = [observe_all or stage.observed for stage in plan.stages]
+    env = simpy.Environment()
+    worlds = [
+        WorldTrial(env, plan, draws, rate, observed, log)
+        for rate, log in zip(response_rates, logs, strict=True)
+    ]
+    if observed[0]:
+        env.process(_registration(env, draws.registration_week.tolist(), worlds))
+    else:
+        for world in worlds:
+            world.register_all()
+    env.run()
+    return [world.outcome() for world in worlds]
+
+
 def simulate_trial(
     plan: TrialPlan,
     draws: PatientDraws,
     response_rate: np.ndarray,
     trace: list[TraceRow] | None = None,
+    observe_all: bool = False,
 ) -> TrialOutcome:
     """Run one trial of ``plan`` with ``draws`` in the world given by ``response_rate``.
 
@@ -170,9 +281,11 @@ def simulate_trial(
     response_rate : ndarray, shape (stages, subgroups)
     trace : list or None
         Receives the event log when given.
+    observe_all : bool
+        Simulate every passage as SimPy events (same outcomes, slower).
 
     Returns
     -------
     TrialOutcome
     """
-    return SequentialTrial(plan, draws, response_rate, trace).run()
+    return simulate_worlds(plan, draws, [response_rate], [trace], observe_all)[0]

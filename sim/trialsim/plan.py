@@ -16,6 +16,7 @@ from trialsim.schema import BetaPrior, Scenario
 
 WEEKS_PER_MONTH = 365.25 / 12 / 7
 NO_STAGE = -1
+NO_CAP = 2**62
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,16 @@ class StagePlan:
     entry: float
     max_entries: int
     adverse_events: tuple[AdverseEventPlan, ...]
+
+    @property
+    def observed(self) -> bool:
+        """Whether other patients' timing changes who may enter (a stage cap).
+
+        Entries into and exits from an observed stage are SimPy events, so they
+        happen in calendar order; elsewhere a patient's passage is computed at
+        entry because no one else reacts to it.
+        """
+        return self.max_entries < NO_CAP
 
 
 @dataclass(frozen=True)
@@ -113,9 +124,7 @@ def compile_plan(spec: Scenario) -> TrialPlan:
     weights = np.array([g.weight for g in groups] or [1.0])
     index = {stage.id: i for i, stage in enumerate(spec.stages)}
     event_names = tuple(dict.fromkeys(e.name for s in spec.stages for e in s.adverse_events))
-    stages = tuple(
-        _stage_plan(spec, i, names, index, event_names) for i in range(len(spec.stages))
-    )
+    stages = tuple(_stage_plan(spec, i, names, index, event_names) for i in range(len(spec.stages)))
     endpoints = tuple(
         EndpointPlan(
             id=e.id,
@@ -145,7 +154,11 @@ def compile_plan(spec: Scenario) -> TrialPlan:
 
 
 def _stage_plan(
-    spec: Scenario, i: int, names: tuple[str, ...], index: dict[str, int], event_names: tuple[str, ...]
+    spec: Scenario,
+    i: int,
+    names: tuple[str, ...],
+    index: dict[str, int],
+    event_names: tuple[str, ...],
 ) -> StagePlan:
     stage = spec.stages[i]
     prior: tuple[float, float] | None = None
@@ -169,7 +182,7 @@ def _stage_plan(
         null_response=null,
         next_stage=index[stage.next_on_failure] if stage.next_on_failure else NO_STAGE,
         entry=stage.entry,
-        max_entries=stage.max_entries or 2**62,
+        max_entries=stage.max_entries or NO_CAP,
         adverse_events=tuple(
             AdverseEventPlan(
                 name_index=event_names.index(e.name),

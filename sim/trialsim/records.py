@@ -7,12 +7,13 @@ and to write as CSV. The data cutoff is applied here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from trialsim.binomial import critical_values
-from trialsim.draws import PatientDraws
+from trialsim.draws import ChunkDraws, PatientDraws
 from trialsim.exact import patient_probabilities
 from trialsim.model import TrialOutcome
 from trialsim.plan import TrialPlan
@@ -65,26 +66,69 @@ class RecordLayout:
         return records[:, self.position[name]]
 
 
+@dataclass(frozen=True)
+class OutcomeBatch:
+    """Outcomes of consecutive replicates in one world, padded to ``patients``.
+
+    Padding (patients never registered) holds NaN weeks and False flags.
+    """
+
+    entry_week: np.ndarray
+    exit_week: np.ndarray
+    responded: np.ndarray
+    off_week: np.ndarray
+    turned_away: np.ndarray
+
+    @classmethod
+    def stack(cls, outcomes: Sequence[TrialOutcome], patients: int) -> OutcomeBatch:
+        """Stack per-replicate outcomes, padding each to ``patients``."""
+        count, stages = len(outcomes), len(outcomes[0].turned_away)
+        batch = cls(
+            entry_week=np.full((count, stages, patients), np.nan),
+            exit_week=np.full((count, stages, patients), np.nan),
+            responded=np.zeros((count, stages, patients), dtype=bool),
+            off_week=np.full((count, patients), np.nan),
+            turned_away=np.array([o.turned_away for o in outcomes]).reshape(count, stages),
+        )
+        for i, outcome in enumerate(outcomes):
+            n = outcome.registered
+            batch.entry_week[i, :, :n] = outcome.entry_week
+            batch.exit_week[i, :, :n] = outcome.exit_week
+            batch.responded[i, :, :n] = outcome.responded
+            batch.off_week[i, :n] = outcome.off_week
+        return batch
+
+
 class RecordMaker:
-    """Turns a :class:`TrialOutcome` into a record row for one plan."""
+    """Turns trial outcomes into record rows for one plan."""
 
     def __init__(self, plan: TrialPlan):
         self.plan = plan
         self.layout = RecordLayout.for_plan(plan)
         self.critical = [critical_values(plan.patients, e.p0, e.alpha) for e in plan.endpoints]
         self.has_prior = any(stage.response_prior is not None for stage in plan.stages)
-        self._fixed_true_rates: dict[int, list[float]] = {}
+        self._fixed_true_rates: dict[int, np.ndarray] = {}
 
-    def true_rates(self, world: int, response_rate: np.ndarray) -> list[float]:
-        """The rate each endpoint estimates in this world (cached unless rates are drawn)."""
+    def true_rates(self, world: int, response_rate: np.ndarray) -> np.ndarray:
+        """The rate each endpoint estimates, shape (replicates, endpoints).
+
+        Parameters
+        ----------
+        world : int
+        response_rate : ndarray, shape (replicates, stages, subgroups)
+        """
         if world == ALTERNATIVE and self.has_prior:
-            return self._rates(response_rate)
+            return np.array([self._rates(rate) for rate in response_rate])
         if world not in self._fixed_true_rates:
-            self._fixed_true_rates[world] = self._rates(response_rate)
-        return self._fixed_true_rates[world]
+            self._fixed_true_rates[world] = self._rates(response_rate[0])
+        return np.broadcast_to(
+            self._fixed_true_rates[world], (len(response_rate), len(self.plan.endpoints))
+        )
 
-    def _rates(self, response_rate: np.ndarray) -> list[float]:
-        return [patient_probabilities(self.plan, e, response_rate)[1] for e in self.plan.endpoints]
+    def _rates(self, response_rate: np.ndarray) -> np.ndarray:
+        return np.array(
+            [patient_probabilities(self.plan, e, response_rate)[1] for e in self.plan.endpoints]
+        )
 
     def record(
         self,
@@ -94,60 +138,100 @@ class RecordMaker:
         outcome: TrialOutcome,
         response_rate: np.ndarray,
     ) -> np.ndarray:
-        """The record row of one trial.
+        """The record row of one trial (see :meth:`records`)."""
+        batch = OutcomeBatch.stack([outcome], len(draws.registration_week))
+        return self.records(replicate, world, ChunkDraws.of_one(draws), batch, response_rate[None])[
+            0
+        ]
+
+    def records(
+        self,
+        first_replicate: int,
+        world: int,
+        draws: ChunkDraws,
+        outcomes: OutcomeBatch,
+        response_rate: np.ndarray,
+    ) -> np.ndarray:
+        """Record rows of consecutive replicates in one world.
 
         Parameters
         ----------
-        replicate : int
+        first_replicate : int
+            Index of the chunk's first replicate.
         world : int
             ``ALTERNATIVE`` or ``NULL``.
-        draws : PatientDraws
-        outcome : TrialOutcome
-        response_rate : ndarray, shape (stages, subgroups)
+        draws : ChunkDraws
+        outcomes : OutcomeBatch
+        response_rate : ndarray, shape (replicates, stages, subgroups)
             The world's response rates, for the endpoints' true rates.
+
+        Returns
+        -------
+        ndarray, shape (replicates, columns)
         """
         plan = self.plan
-        row: list[float] = []
+        count = len(draws.registered)
+        registered = draws.registered
+        patients = np.arange(draws.registration_week.shape[1])
+        is_registered = patients[None, :] < registered[:, None]
         cutoff = plan.cutoff_week
-        in_data = outcome.entry_week <= cutoff
-        assessed = outcome.exit_week <= cutoff
-        evaluable = in_data & assessed & draws.evaluable
-        responders = evaluable & outcome.responded
+        in_data = outcomes.entry_week <= cutoff
+        evaluable = in_data & (outcomes.exit_week <= cutoff) & draws.evaluable
+        responders = evaluable & outcomes.responded
         if plan.cutoff_is_complete:
-            analysis = float(np.nanmax(outcome.exit_week)) if outcome.registered else 0.0
+            last_exit = np.where(np.isnan(outcomes.exit_week), -np.inf, outcomes.exit_week)
+            analysis = np.maximum(last_exit.max(axis=(1, 2)), 0.0)
         else:
-            analysis = cutoff
-        row += [
-            replicate,
-            world,
-            outcome.registered,
-            outcome.registered + int(draws.screen_failures.sum()),
-            float(draws.registration_week[-1]) if outcome.registered else 0.0,
+            analysis = np.full(count, cutoff)
+        last_off = np.where(np.isnan(outcomes.off_week), 0.0, outcomes.off_week).max(axis=1)
+        last_registration = np.where(
+            registered > 0,
+            draws.registration_week[np.arange(count), np.maximum(registered - 1, 0)],
+            0.0,
+        )
+        columns: list[np.ndarray] = [
+            np.arange(first_replicate, first_replicate + count),
+            np.full(count, world),
+            registered,
+            registered + (draws.screen_failures * is_registered).sum(axis=1),
+            last_registration,
             analysis,
-            float(np.nanmax(outcome.off_week)) if outcome.registered else 0.0,
+            last_off,
         ]
+        entered_count = in_data.sum(axis=2)
+        evaluable_count = evaluable.sum(axis=2)
+        responder_count = responders.sum(axis=2)
         for s in range(len(plan.stages)):
-            row += [in_data[s].sum(), evaluable[s].sum(), responders[s].sum(), outcome.turned_away[s]]
-        groups = len(plan.subgroup_names)
-        if groups > 1:
+            columns += [
+                entered_count[:, s],
+                evaluable_count[:, s],
+                responder_count[:, s],
+                outcomes.turned_away[:, s],
+            ]
+        if len(plan.subgroup_names) > 1:
             for s in range(len(plan.stages)):
-                for g in range(groups):
+                for g in range(len(plan.subgroup_names)):
                     member = draws.subgroup == g
-                    row += [
-                        (in_data[s] & member).sum(),
-                        (evaluable[s] & member).sum(),
-                        (responders[s] & member).sum(),
+                    columns += [
+                        (in_data[:, s] & member).sum(axis=1),
+                        (evaluable[:, s] & member).sum(axis=1),
+                        (responders[:, s] & member).sum(axis=1),
                     ]
         if plan.adverse_event_names:
-            onset_week = outcome.entry_week[:, None, :] + draws.adverse_event_week
-            had = draws.adverse_events & in_data[:, None, :] & (onset_week <= analysis)
-            row += list(had.any(axis=0).sum(axis=1))
+            onset_week = outcomes.entry_week[:, :, None, :] + draws.adverse_event_week
+            had = (
+                draws.adverse_events
+                & in_data[:, :, None, :]
+                & (onset_week <= analysis[:, None, None, None])
+            )
+            per_event = had.any(axis=1).sum(axis=2)
+            columns += [per_event[:, k] for k in range(len(plan.adverse_event_names))]
         true_rates = self.true_rates(world, response_rate)
         for e, endpoint in enumerate(plan.endpoints):
             first = endpoint.stages[0]
-            counted = in_data[first] if endpoint.population_entered else evaluable[first]
-            successes = counted & responders[list(endpoint.stages)].any(axis=0)
-            denominator, responded = int(counted.sum()), int(successes.sum())
+            counted = in_data[:, first] if endpoint.population_entered else evaluable[:, first]
+            successes = counted & responders[:, list(endpoint.stages)].any(axis=1)
+            denominator, responded = counted.sum(axis=1), successes.sum(axis=1)
             reject = responded >= self.critical[e][denominator]
-            row += [denominator, responded, reject, 0, true_rates[e]]
-        return np.array(row, dtype=float)
+            columns += [denominator, responded, reject, np.zeros(count), true_rates[:, e]]
+        return np.column_stack(columns).astype(float)

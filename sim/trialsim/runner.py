@@ -16,10 +16,10 @@ from multiprocessing import get_context
 
 import numpy as np
 
-from trialsim.draws import draw_patients, null_response_rate
-from trialsim.model import TraceRow, simulate_trial
+from trialsim.draws import draw_chunk, draw_patients, null_response_rate
+from trialsim.model import TraceRow, TrialOutcome, WorldTraceRow, simulate_worlds
 from trialsim.plan import TrialPlan, compile_plan
-from trialsim.records import ALTERNATIVE, NULL, WORLDS, RecordLayout, RecordMaker
+from trialsim.records import ALTERNATIVE, NULL, WORLDS, OutcomeBatch, RecordLayout, RecordMaker
 from trialsim.scenario import LoadedScenario
 
 CHUNK_REPLICATES = 250
@@ -67,7 +67,9 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def simulate_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+def simulate_chunk(
+    plan: TrialPlan, seed: int, start: int, stop: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Simulate replicates ``start`` to ``stop - 1`` in both worlds.
 
     Returns
@@ -76,15 +78,21 @@ def simulate_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> tuple[n
     registration_weeks : ndarray, shape (stop - start, patients)
     """
     maker = RecordMaker(plan)
+    draws = draw_chunk(plan, seed, start, stop)
     null_rate = null_response_rate(plan)
+    outcomes: tuple[list[TrialOutcome], list[TrialOutcome]] = ([], [])
+    for index in range(stop - start):
+        replicate = draws.replicate(index)
+        for world, outcome in enumerate(
+            simulate_worlds(plan, replicate, (replicate.response_rate, null_rate))
+        ):
+            outcomes[world].append(outcome)
     records = np.empty((2 * (stop - start), len(maker.layout)))
-    registrations = np.full((stop - start, plan.patients), np.nan)
-    for offset, replicate in enumerate(range(start, stop)):
-        draws = draw_patients(plan, seed, replicate)
-        registrations[offset, : len(draws.registration_week)] = draws.registration_week
-        for world, rate in ((ALTERNATIVE, draws.response_rate), (NULL, null_rate)):
-            outcome = simulate_trial(plan, draws, rate)
-            records[2 * offset + world] = maker.record(replicate, world, draws, outcome, rate)
+    world_rates = (draws.response_rate, np.broadcast_to(null_rate, draws.response_rate.shape))
+    for world in (ALTERNATIVE, NULL):
+        batch = OutcomeBatch.stack(outcomes[world], plan.patients)
+        records[world::2] = maker.records(start, world, draws, batch, world_rates[world])
+    registrations = draws.registration_week
     return records, registrations
 
 
@@ -192,7 +200,9 @@ def _start_methods() -> list[str]:
     return get_all_start_methods()
 
 
-def trace_replicate(scenario: LoadedScenario, replicate: int, seed: int | None = None) -> list[tuple[str, *TraceRow]]:
+def trace_replicate(
+    scenario: LoadedScenario, replicate: int, seed: int | None = None
+) -> list[WorldTraceRow]:
     """The per-patient event log of one replicate in both worlds.
 
     Parameters
@@ -210,9 +220,6 @@ def trace_replicate(scenario: LoadedScenario, replicate: int, seed: int | None =
     plan = compile_plan(scenario.spec)
     seed = scenario.spec.simulation.seed if seed is None else seed
     draws = draw_patients(plan, seed, replicate)
-    rows: list[tuple[str, *TraceRow]] = []
-    for world, rate in ((ALTERNATIVE, draws.response_rate), (NULL, null_response_rate(plan))):
-        log: list[TraceRow] = []
-        simulate_trial(plan, draws, rate, trace=log)
-        rows += [(WORLDS[world], *row) for row in log]
-    return rows
+    logs: list[list[TraceRow]] = [[], []]
+    simulate_worlds(plan, draws, (draws.response_rate, null_response_rate(plan)), logs)
+    return [(WORLDS[world], *row) for world in (ALTERNATIVE, NULL) for row in logs[world]]

@@ -62,15 +62,27 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     try:
         raw = Path(path).read_bytes()
     except OSError as err:
-        raise ScenarioError([Problem(file, None, "", "unreadable", err.strerror or str(err))]) from None
+        raise ScenarioError(
+            [Problem(file, None, "", "unreadable", err.strerror or str(err))]
+        ) from None
     if len(raw) > MAX_FILE_BYTES:
         raise ScenarioError(
-            [Problem(file, None, "", "too_large", f"scenario files are limited to {MAX_FILE_BYTES} bytes")]
+            [
+                Problem(
+                    file,
+                    None,
+                    "",
+                    "too_large",
+                    f"scenario files are limited to {MAX_FILE_BYTES} bytes",
+                )
+            ]
         )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ScenarioError([Problem(file, None, "", "encoding", "the file is not UTF-8 text")]) from None
+        raise ScenarioError(
+            [Problem(file, None, "", "encoding", "the file is not UTF-8 text")]
+        ) from None
     document = read_yaml(text, file)
     spec = validate_data(document, file)
     return LoadedScenario(spec, file, hashlib.sha256(raw).hexdigest())
@@ -86,12 +98,18 @@ def validate_data(document: YamlDocument, file: str) -> Scenario:
     """
     if not isinstance(document.data, dict):
         raise ScenarioError(
-            [Problem(file, 1, "", "not_a_mapping", "a scenario is a mapping of keys", document.data)]
+            [
+                Problem(
+                    file, 1, "", "not_a_mapping", "a scenario is a mapping of keys", document.data
+                )
+            ]
         )
     try:
         spec = Scenario.model_validate(document.data)
     except ValidationError as err:
-        raise ScenarioError([_problem_from_pydantic(e, document, file) for e in err.errors()]) from None
+        raise ScenarioError(
+            [_problem_from_pydantic(e, document, file) for e in err.errors()]
+        ) from None
     problems = [
         Problem(file, document.line_of(path), _dotted(path), rule, message, value)
         for path, rule, message, value in cross_key_problems(spec)
@@ -119,7 +137,8 @@ def _problem_from_pydantic(error: Any, document: YamlDocument, file: str) -> Pro
 def _is_union_branch(part: Any) -> bool:
     """Pydantic puts the union branch tried (``float``, ``BetaPrior``...) into ``loc``."""
     return isinstance(part, str) and (
-        part[:1].isupper() or part in {"float", "int", "str", "dict[str,float]", "function-after"}
+        part[:1].isupper()
+        or part in {"float", "int", "str", "dict[str,float]", "function-after"}
         or part.startswith(("dict[", "list[", "literal[", "tagged-union["))
     )
 
@@ -136,54 +155,95 @@ def cross_key_problems(spec: Scenario) -> list[tuple[tuple[Any, ...], str, str, 
     index = {stage_id: i for i, stage_id in enumerate(ids)}
     for i, stage_id in enumerate(ids):
         if ids.index(stage_id) != i:
-            found.append((("stages", i, "id"), "duplicate_id", "stage ids must be unique", stage_id))
+            found.append(
+                (("stages", i, "id"), "duplicate_id", "stage ids must be unique", stage_id)
+            )
     groups = [g.name for g in spec.population] if spec.population else []
     if len(set(groups)) != len(groups):
         found.append((("population",), "duplicate_name", "subgroup names must be unique", groups))
     for i, stage in enumerate(spec.stages):
         target = stage.next_on_failure
         if target is not None and target not in index:
-            found.append((("stages", i, "next_on_failure"), "unknown_stage",
-                          f"no stage has this id (stages: {', '.join(ids)})", target))
+            found.append(
+                (
+                    ("stages", i, "next_on_failure"),
+                    "unknown_stage",
+                    f"no stage has this id (stages: {', '.join(ids)})",
+                    target,
+                )
+            )
         if isinstance(stage.response, dict):
             if not groups:
-                found.append((("stages", i, "response"), "needs_population",
-                              "per-subgroup response rates need a `population` list", None))
+                found.append(
+                    (
+                        ("stages", i, "response"),
+                        "needs_population",
+                        "per-subgroup response rates need a `population` list",
+                        None,
+                    )
+                )
             elif set(stage.response) != set(groups):
-                found.append((("stages", i, "response"), "subgroups_mismatch",
-                              f"give a rate for exactly the subgroups {', '.join(groups)}",
-                              sorted(stage.response)))
+                found.append(
+                    (
+                        ("stages", i, "response"),
+                        "subgroups_mismatch",
+                        f"give a rate for exactly the subgroups {', '.join(groups)}",
+                        sorted(stage.response),
+                    )
+                )
         if null_response_of(spec, i) is None:
-            found.append((("stages", i, "null_response"), "null_response_needed",
-                          "give null_response: no single-stage endpoint on this stage supplies p0",
-                          None))
+            found.append(
+                (
+                    ("stages", i, "null_response"),
+                    "null_response_needed",
+                    "give null_response: no single-stage endpoint on this stage supplies p0",
+                    None,
+                )
+            )
     found.extend(_graph_problems(spec, index))
     found.extend(_endpoint_problems(spec, index))
     return found
 
 
-def _graph_problems(spec: Scenario, index: dict[str, int]) -> list[tuple[tuple[Any, ...], str, str, Any]]:
+def _graph_problems(
+    spec: Scenario, index: dict[str, int]
+) -> list[tuple[tuple[Any, ...], str, str, Any]]:
     found: list[tuple[tuple[Any, ...], str, str, Any]] = []
     targets = {s.next_on_failure for s in spec.stages if s.next_on_failure in index}
     seen: list[str] = []
     current: str | None = spec.stages[0].id
     while current is not None and current in index:
         if current in seen:
-            found.append(((("stages", index[current], "id")), "cycle",
-                          "next_on_failure links form a cycle: " + " -> ".join([*seen, current]),
-                          current))
+            found.append(
+                (
+                    (("stages", index[current], "id")),
+                    "cycle",
+                    "next_on_failure links form a cycle: " + " -> ".join([*seen, current]),
+                    current,
+                )
+            )
             return found
         seen.append(current)
         current = spec.stages[index[current]].next_on_failure
     for i, stage in enumerate(spec.stages):
         if stage.id not in seen and stage.id in index and index[stage.id] == i:
-            found.append((("stages", i, "id"), "unreachable",
-                          f"no patient can reach this stage from the first stage '{spec.stages[0].id}'",
-                          stage.id))
+            found.append(
+                (
+                    ("stages", i, "id"),
+                    "unreachable",
+                    f"no patient can reach this stage from the first stage '{spec.stages[0].id}'",
+                    stage.id,
+                )
+            )
         if stage.id not in targets and "entry" in stage.model_fields_set:
-            found.append((("stages", i, "entry"), "entry_without_route",
-                          "`entry` applies only to a stage that another stage's next_on_failure names",
-                          stage.entry))
+            found.append(
+                (
+                    ("stages", i, "entry"),
+                    "entry_without_route",
+                    "`entry` applies only to a stage that another stage's next_on_failure names",
+                    stage.entry,
+                )
+            )
     return found
 
 
@@ -194,22 +254,34 @@ def _endpoint_problems(
     endpoint_ids = [e.id for e in spec.endpoints]
     for i, endpoint in enumerate(spec.endpoints):
         if endpoint_ids.index(endpoint.id) != i:
-            found.append((("endpoints", i, "id"), "duplicate_id", "endpoint ids must be unique",
-                          endpoint.id))
+            found.append(
+                (("endpoints", i, "id"), "duplicate_id", "endpoint ids must be unique", endpoint.id)
+            )
         if (endpoint.stage is None) == (endpoint.stages is None):
-            found.append((("endpoints", i), "stage_or_stages", "give exactly one of `stage` or `stages`",
-                          None))
+            found.append(
+                (
+                    ("endpoints", i),
+                    "stage_or_stages",
+                    "give exactly one of `stage` or `stages`",
+                    None,
+                )
+            )
             continue
         key = "stage" if endpoint.stage is not None else "stages"
         unknown = [s for s in endpoint.stage_ids if s not in index]
         if unknown:
             found.append((("endpoints", i, key), "unknown_stage", "no stage has this id", unknown))
             continue
-        for earlier, later in zip(endpoint.stage_ids, endpoint.stage_ids[1:]):
+        for earlier, later in zip(endpoint.stage_ids, endpoint.stage_ids[1:], strict=False):
             if spec.stages[index[earlier]].next_on_failure != later:
-                found.append((("endpoints", i, "stages"), "not_a_path",
-                              f"'{later}' must be the next_on_failure of '{earlier}'",
-                              endpoint.stage_ids))
+                found.append(
+                    (
+                        ("endpoints", i, "stages"),
+                        "not_a_path",
+                        f"'{later}' must be the next_on_failure of '{earlier}'",
+                        endpoint.stage_ids,
+                    )
+                )
                 break
     return found
 

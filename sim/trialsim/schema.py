@@ -22,9 +22,14 @@ class _Strict(BaseModel):
 class Accrual(_Strict):
     """Registration as a Poisson process."""
 
-    rate_per_month: float = Field(gt=0, le=10_000, description="Registrations per month at full rate.")
+    rate_per_month: float = Field(
+        gt=0, le=10_000, description="Registrations per month at full rate."
+    )
     ramp_up_months: float = Field(
-        0.0, ge=0, le=600, description="Months over which the rate rises linearly from 0 (0 = none)."
+        0.0,
+        ge=0,
+        le=600,
+        description="Months over which the rate rises linearly from 0 (0 = none).",
     )
 
 
@@ -81,7 +86,9 @@ class Stage(_Strict):
     dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="Probability of dropping out before the assessment."
     )
-    not_evaluable: Probability = Field(0.0, description="Probability of non-evaluable at assessment.")
+    not_evaluable: Probability = Field(
+        0.0, description="Probability of non-evaluable at assessment."
+    )
     adverse_events: list[AdverseEvent] = Field(default_factory=list)
     next_on_failure: Identifier | None = Field(
         None, description="Stage that evaluable non-responders are re-registered to."
@@ -156,11 +163,11 @@ class Scenario(_Strict):
     enrollment: Enrollment
     population: list[Subgroup] | None = Field(None, min_length=1)
     stages: list[Stage] = Field(min_length=1, max_length=50)
-    responders: Responders = Responders()
+    responders: Responders = Field(default_factory=Responders)
     discontinue_grade: int = Field(3, ge=1, le=5)
     endpoints: list[Endpoint] = Field(min_length=1, max_length=50)
-    analysis: Analysis = Analysis()
-    simulation: Simulation = Simulation()
+    analysis: Analysis = Field(default_factory=Analysis)
+    simulation: Simulation = Field(default_factory=Simulation)
 
     @field_validator("population")
     @classmethod

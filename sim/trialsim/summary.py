@@ -96,10 +96,14 @@ def summarise(result: SimulationResult) -> dict[str, Any]:
             "early_stop_null": float(column(null, prefix + "stopped_early").mean()),
             "evaluable_mean": float(denominators.mean()),
             "evaluable_mean_se": _mean_se(denominators),
-            "evaluable_mean_exact": exact_alternative.denominator_mean if exact_alternative else None,
+            "evaluable_mean_exact": exact_alternative.denominator_mean
+            if exact_alternative
+            else None,
             "responders_mean": float(responders.mean()),
             "responders_mean_se": _mean_se(responders),
-            "responders_mean_exact": exact_alternative.responders_mean if exact_alternative else None,
+            "responders_mean_exact": exact_alternative.responders_mean
+            if exact_alternative
+            else None,
             "true_rate_mean": float(truth.mean()),
             **estimate,
         }
@@ -107,7 +111,7 @@ def summarise(result: SimulationResult) -> dict[str, Any]:
         "registered": distribution(column(alternative, "registered")),
         "screened": distribution(column(alternative, "screened")),
         "turned_away": distribution(
-            sum(column(alternative, f"stage.{s.id}.turned_away") for s in plan.stages)
+            np.sum([column(alternative, f"stage.{s.id}.turned_away") for s in plan.stages], axis=0)
         ),
         "stage_entries": {
             s.id: distribution(column(alternative, f"stage.{s.id}.entered")) for s in plan.stages
@@ -140,8 +144,14 @@ def _estimate_summary(
     defined = denominators > 0
     count = int(defined.sum())
     if count == 0:
-        return {"estimate_mean": None, "estimate_bias": None, "estimate_bias_se": None,
-                "ci_coverage": None, "ci_coverage_se": None, "estimate_defined": 0.0}
+        return {
+            "estimate_mean": None,
+            "estimate_bias": None,
+            "estimate_bias_se": None,
+            "ci_coverage": None,
+            "ci_coverage_se": None,
+            "estimate_defined": 0.0,
+        }
     estimate = responders[defined] / denominators[defined]
     lower, upper = clopper_pearson(responders[defined], denominators[defined])
     covered = (lower <= truth[defined]) & (truth[defined] <= upper)

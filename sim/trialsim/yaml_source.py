@@ -96,12 +96,19 @@ def _index_lines(
             key = key_node.value
             if key in seen:
                 problems.append(
-                    Problem(file, key_node.start_mark.line + 1, ".".join(map(str, (*path, key))),
-                            "duplicate_key", "a key may appear only once", key)
+                    Problem(
+                        file,
+                        key_node.start_mark.line + 1,
+                        ".".join(map(str, (*path, key))),
+                        "duplicate_key",
+                        "a key may appear only once",
+                        key,
+                    )
                 )
             seen.add(key)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _index_lines(value_node, (*path, key), lines, problems, file)
+            key_path = (*path, key)
+            lines[key_path] = key_node.start_mark.line + 1
+            _index_lines(value_node, key_path, lines, problems, file)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _index_lines(item, (*path, index), lines, problems, file)

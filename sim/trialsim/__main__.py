@@ -1,0 +1,5 @@
+"""``python -m trialsim``."""
+
+from trialsim.cli import main
+
+main()

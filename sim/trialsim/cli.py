@@ -1,0 +1,226 @@
+"""The ``trialsim`` command line. The only module that prints.
+
+Heavy modules (numpy, pydantic, simpy, scipy, matplotlib) are imported inside
+the commands so that ``trialsim --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from trialsim import __version__
+
+if TYPE_CHECKING:
+    from trialsim.scenario import LoadedScenario
+
+EXIT_INVALID = 2
+EXIT_FAILURE = 1
+
+app = typer.Typer(
+    help="Simulate sequential phase II trials (VK2, then VK2 + D3 in non-responders) "
+    "in calendar time, with exact operating characteristics beside simulated ones.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+ScenarioPath = Annotated[
+    Path,
+    typer.Argument(
+        help="Scenario YAML file.", metavar="SCENARIO.yaml", show_default=False, dir_okay=False
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"trialsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Simulate sequential phase II trials in calendar time."""
+
+
+def _fail(lines: list[str], code: int) -> NoReturn:
+    for line in lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(code)
+
+
+def _load(path: Path) -> LoadedScenario:
+    from trialsim.problems import ScenarioError
+    from trialsim.scenario import load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as err:
+        _fail([str(problem) for problem in err.problems], EXIT_INVALID)
+
+
+@app.command()
+def validate(scenario: ScenarioPath) -> None:
+    """Check a scenario file and report every problem, one per line.
+
+    \b
+    Example:
+      trialsim validate scenarios/vk2_d3_2005.yaml
+    """
+    loaded = _load(scenario)
+    spec = loaded.spec
+    typer.echo(
+        f"{scenario}: valid — {spec.name}: {len(spec.stages)} stages, "
+        f"{len(spec.endpoints)} endpoints, {spec.enrollment.patients} patients"
+    )
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editors and validators).
+
+    \b
+    Example:
+      trialsim schema > trialsim.schema.json
+    """
+    import json
+
+    from trialsim.schema import Scenario
+
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **Scenario.model_json_schema(),
+    }
+    typer.echo(json.dumps(document, indent=2))
+
+
+@app.command()
+def run(
+    scenario: ScenarioPath,
+    replicates: Annotated[
+        int | None, typer.Option(min=1, max=10_000_000, help="Simulated trials per world.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Base random seed.")] = None,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, max=1024, help="Worker processes [default: all cores].")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder [default: results/<name>].", file_okay=False)
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an output folder that holds results.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    trace: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Also write trace.csv: the event log of this replicate (0-based)."
+        ),
+    ] = None,
+) -> None:
+    """Simulate the scenario's trial many times and write summary, replicates, figures and report.
+
+    \b
+    Examples:
+      trialsim run scenarios/vk2_d3_2005.yaml
+      trialsim run scenarios/vk2_d3_2005.yaml --replicates 2000 --seed 7 --out results/demo
+      trialsim run scenarios/vk2_d3_2005.yaml --trace 0 --force
+    """
+    loaded = _load(scenario)
+    from trialsim.outputs import OutputFolderError, check_output_folder
+
+    folder = out if out is not None else Path("results") / loaded.spec.name
+    try:
+        check_output_folder(folder, force)
+    except OutputFolderError as err:
+        _fail([f"{folder}: {err}"], EXIT_INVALID)
+    try:
+        _run(loaded, folder, replicates, seed, jobs, force, quiet, trace)
+    except OutputFolderError as err:
+        _fail([str(err)], EXIT_FAILURE)
+    except KeyboardInterrupt:
+        _fail(["interrupted: nothing was written"], 130)
+
+
+def _run(
+    loaded: LoadedScenario,
+    folder: Path,
+    replicates: int | None,
+    seed: int | None,
+    jobs: int | None,
+    force: bool,
+    quiet: bool,
+    trace: int | None,
+) -> None:
+    from rich.console import Console
+
+    from trialsim.outputs import replicates_csv, summary_json, trace_csv, write_folder
+    from trialsim.plots import all_figures
+    from trialsim.report import render_report
+    from trialsim.runner import run_trials, trace_replicate
+    from trialsim.summary import summarise
+    from trialsim.tables import adverse_event_table, endpoint_table, enrollment_table
+
+    total = loaded.spec.simulation.replicates if replicates is None else replicates
+    show_progress = not quiet and sys.stderr.isatty()
+    if show_progress:
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("simulating", total=total)
+            result = run_trials(
+                loaded,
+                replicates,
+                seed,
+                jobs,
+                on_progress=lambda done: progress.update(task, completed=done),
+            )
+    else:
+        result = run_trials(loaded, replicates, seed, jobs)
+    summary = summarise(result)
+    files = {
+        "summary.json": summary_json(summary),
+        "replicates.csv": replicates_csv(result.layout, result.records),
+    }
+    figures = all_figures(result)
+    files.update(figures)
+    files["report.html"] = render_report(summary, figures).encode()
+    if trace is not None:
+        files["trace.csv"] = trace_csv(trace_replicate(loaded, trace, result.seed))
+    write_folder(folder, files, force)
+    if quiet:
+        return
+    console = Console()
+    console.print(endpoint_table(summary))
+    console.print(enrollment_table(summary))
+    events = adverse_event_table(summary)
+    if events is not None:
+        console.print(events)
+    console.print(
+        f"{result.replicates} replicates × 2 worlds, seed {result.seed}, {result.jobs} jobs, "
+        f"{result.elapsed_seconds:.1f} s → {folder}/ ({', '.join(sorted(files))})"
+    )
+
+
+def main() -> None:
+    """Entry point of the ``trialsim`` console script."""
+    try:
+        app()
+    except Exception as err:  # noqa: BLE001 - the CLI never shows a traceback
+        typer.echo(f"error: {type(err).__name__}: {err}", err=True)
+        sys.exit(EXIT_FAILURE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Terminal tables of a summary (rich)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+
+def _rate(value: float | None, se: float | None = None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.3f} ± {se:.3f}" if se is not None else f"{value:.3f}"
+
+
+def endpoint_table(summary: dict[str, Any]) -> Table:
+    """Power, type I error and estimates per endpoint, simulated ± SE beside exact."""
+    table = Table(title=f"Endpoints ({summary['replicates']} replicates, ± 1 Monte Carlo SE)")
+    for header in (
+        "endpoint",
+        "power",
+        "exact",
+        "type I error",
+        "exact",
+        "early stop",
+        "evaluable",
+        "responders",
+        "estimate",
+        "CI coverage",
+    ):
+        table.add_column(header, justify="left" if header == "endpoint" else "right")
+    for endpoint_id, e in summary["endpoints"].items():
+        table.add_row(
+            endpoint_id,
+            _rate(e["power"], e["power_se"]),
+            _rate(e["power_exact"]),
+            _rate(e["type1_error"], e["type1_error_se"]),
+            _rate(e["type1_error_exact"]),
+            _rate(e["early_stop"]),
+            f"{e['evaluable_mean']:.1f}",
+            f"{e['responders_mean']:.1f}",
+            _rate(e["estimate_mean"]),
+            _rate(e["ci_coverage"]),
+        )
+    return table
+
+
+def enrollment_table(summary: dict[str, Any]) -> Table:
+    """Patients and weeks: mean and 5th / 50th / 95th percentiles."""
+    table = Table(title="Enrollment (patients) and duration (weeks)")
+    for header in ("quantity", "mean", "5%", "50%", "95%"):
+        table.add_column(header, justify="left" if header == "quantity" else "right")
+    rows = [
+        (name, summary["enrollment"][name]) for name in ("registered", "screened", "turned_away")
+    ]
+    rows += [
+        (f"entered {stage}", values)
+        for stage, values in summary["enrollment"]["stage_entries"].items()
+    ]
+    rows += [
+        (f"weeks to {name.replace('_', ' ')}", values)
+        for name, values in summary["duration_weeks"].items()
+    ]
+    for name, values in rows:
+        table.add_row(name, *(f"{values[k]:.1f}" for k in ("mean", "p05", "p50", "p95")))
+    return table
+
+
+def adverse_event_table(summary: dict[str, Any]) -> Table | None:
+    """Patients with each adverse event per trial, and the chance of at least one."""
+    if not summary["adverse_events"]:
+        return None
+    table = Table(title="Adverse events")
+    for header in ("event", "patients per trial", "P(at least one)"):
+        table.add_column(header, justify="left" if header == "event" else "right")
+    for name, values in summary["adverse_events"].items():
+        table.add_row(name, f"{values['mean_patients']:.2f}", f"{values['any_probability']:.3f}")
+    return table
