@@ -170,7 +170,12 @@ def _run(
     from trialsim.report import render_report
     from trialsim.runner import run_trials, trace_replicate
     from trialsim.summary import summarise
-    from trialsim.tables import adverse_event_table, endpoint_table, enrollment_table
+    from trialsim.tables import (
+        adverse_event_table,
+        endpoint_table,
+        enrollment_table,
+        estimate_table,
+    )
 
     total = loaded.spec.simulation.replicates if replicates is None else replicates
     show_progress = not quiet and sys.stderr.isatty()
@@ -203,6 +208,7 @@ def _run(
         return
     console = Console()
     console.print(endpoint_table(summary))
+    console.print(estimate_table(summary))
     console.print(enrollment_table(summary))
     events = adverse_event_table(summary)
     if events is not None:

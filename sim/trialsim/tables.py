@@ -10,25 +10,14 @@ from rich.table import Table
 def _rate(value: float | None, se: float | None = None) -> str:
     if value is None:
         return "—"
-    return f"{value:.3f} ± {se:.3f}" if se is not None else f"{value:.3f}"
+    return f"{value:.3f}±{se:.3f}" if se is not None else f"{value:.3f}"
 
 
 def endpoint_table(summary: dict[str, Any]) -> Table:
-    """Power, type I error and estimates per endpoint, simulated ± SE beside exact."""
-    table = Table(title=f"Endpoints ({summary['replicates']} replicates, ± 1 Monte Carlo SE)")
-    for header in (
-        "endpoint",
-        "power",
-        "exact",
-        "type I error",
-        "exact",
-        "early stop",
-        "evaluable",
-        "responders",
-        "estimate",
-        "CI coverage",
-    ):
-        table.add_column(header, justify="left" if header == "endpoint" else "right")
+    """Decisions per endpoint: power and type I error, simulated ± SE beside exact."""
+    table = Table(title=f"Decisions ({summary['replicates']} replicates, ± 1 Monte Carlo SE)")
+    for header in ("endpoint", "power", "exact", "type I error", "exact", "early stop"):
+        table.add_column(header, justify="left" if header == "endpoint" else "right", no_wrap=True)
     for endpoint_id, e in summary["endpoints"].items():
         table.add_row(
             endpoint_id,
@@ -37,9 +26,22 @@ def endpoint_table(summary: dict[str, Any]) -> Table:
             _rate(e["type1_error"], e["type1_error_se"]),
             _rate(e["type1_error_exact"]),
             _rate(e["early_stop"]),
+        )
+    return table
+
+
+def estimate_table(summary: dict[str, Any]) -> Table:
+    """Counts and estimates per endpoint (alternative world)."""
+    table = Table(title="Estimates (scenario as written)")
+    for header in ("endpoint", "evaluable", "responders", "estimate", "bias", "CI coverage"):
+        table.add_column(header, justify="left" if header == "endpoint" else "right", no_wrap=True)
+    for endpoint_id, e in summary["endpoints"].items():
+        table.add_row(
+            endpoint_id,
             f"{e['evaluable_mean']:.1f}",
             f"{e['responders_mean']:.1f}",
             _rate(e["estimate_mean"]),
+            "—" if e["estimate_bias"] is None else f"{e['estimate_bias']:+.3f}",
             _rate(e["ci_coverage"]),
         )
     return table
