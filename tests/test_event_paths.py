@@ -48,9 +48,7 @@ def test_capped_stage_is_observed_and_turns_patients_away() -> None:
     assert outcome.turned_away[1] > 0
     # The cap admits the first arrivals in calendar order: everyone turned away
     # arrived (left the first stage) after the last patient admitted.
-    routed = (
-        draws.evaluable[0] & ~outcome.responded[0] & draws.accepts_entry[1]
-    )
+    routed = draws.evaluable[0] & ~outcome.responded[0] & draws.accepts_entry[1]
     turned_away = routed & ~entered
     assert turned_away.sum() == outcome.turned_away[1]
     assert outcome.exit_week[0][turned_away].min() >= outcome.entry_week[1][entered].max()

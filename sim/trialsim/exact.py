@@ -114,20 +114,24 @@ def registrations_distribution(plan: TrialPlan) -> np.ndarray:
 def exact_allowed(plan: TrialPlan, endpoint: EndpointPlan) -> bool:
     """Whether the design admits an exact calculation for ``endpoint``.
 
-    It does with a complete cutoff, point response rates, and no stage caps on
-    the stages patients pass through up to the endpoint's last stage.
+    It does with a complete cutoff and no stage caps on the stages patients
+    pass through up to the endpoint's last stage. (Accrual stopped by
+    ``max_months`` is exact too: the number registered is a capped Poisson.)
     """
     if not plan.cutoff_is_complete:
         return False
-    last = max(endpoint.stages)
-    path = _path_to(plan, last)
-    return all(
-        plan.stages[s].response_prior is None and plan.stages[s].max_entries >= plan.patients
-        for s in path
+    return all(not plan.stages[s].observed for s in path_to(plan, max(endpoint.stages)))
+
+
+def rates_are_drawn(plan: TrialPlan, endpoint: EndpointPlan) -> bool:
+    """Whether any stage up to the endpoint's last draws its rate from a prior."""
+    return any(
+        plan.stages[s].response_prior is not None for s in path_to(plan, max(endpoint.stages))
     )
 
 
-def _path_to(plan: TrialPlan, last: int) -> list[int]:
+def path_to(plan: TrialPlan, last: int) -> list[int]:
+    """Stages from the first to ``last`` along ``next_on_failure``."""
     path, stage = [0], 0
     while stage != last:
         stage = plan.stages[stage].next_stage

@@ -163,7 +163,7 @@ def _stage_plan(
     stage = spec.stages[i]
     prior: tuple[float, float] | None = None
     if isinstance(stage.response, BetaPrior):
-        prior = stage.response.beta
+        prior = (stage.response.beta[0], stage.response.beta[1])
         response = np.full(len(names), prior[0] / (prior[0] + prior[1]))
     elif isinstance(stage.response, dict):
         response = np.array([stage.response[name] for name in names])

@@ -180,15 +180,14 @@ class RecordMaker:
         responders = evaluable & outcomes.responded
         if plan.cutoff_is_complete:
             last_exit = np.where(np.isnan(outcomes.exit_week), -np.inf, outcomes.exit_week)
-            analysis = np.maximum(last_exit.max(axis=(1, 2)), 0.0)
+            analysis = np.maximum(last_exit.max(axis=(1, 2), initial=-np.inf), 0.0)
         else:
             analysis = np.full(count, cutoff)
-        last_off = np.where(np.isnan(outcomes.off_week), 0.0, outcomes.off_week).max(axis=1)
-        last_registration = np.where(
-            registered > 0,
-            draws.registration_week[np.arange(count), np.maximum(registered - 1, 0)],
-            0.0,
+        last_off = np.where(np.isnan(outcomes.off_week), 0.0, outcomes.off_week).max(
+            axis=1, initial=0.0
         )
+        padded = np.concatenate([np.zeros((count, 1)), draws.registration_week], axis=1)
+        last_registration = padded[np.arange(count), registered]
         columns: list[np.ndarray] = [
             np.arange(first_replicate, first_replicate + count),
             np.full(count, world),

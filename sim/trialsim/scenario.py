@@ -96,6 +96,8 @@ def validate_data(document: YamlDocument, file: str) -> Scenario:
     ScenarioError
         With every problem found.
     """
+    if document.data is None:
+        raise ScenarioError([Problem(file, None, "", "empty_file", "the file holds no scenario")])
     if not isinstance(document.data, dict):
         raise ScenarioError(
             [
@@ -135,12 +137,8 @@ def _problem_from_pydantic(error: Any, document: YamlDocument, file: str) -> Pro
 
 
 def _is_union_branch(part: Any) -> bool:
-    """Pydantic puts the union branch tried (``float``, ``BetaPrior``...) into ``loc``."""
-    return isinstance(part, str) and (
-        part[:1].isupper()
-        or part in {"float", "int", "str", "dict[str,float]", "function-after"}
-        or part.startswith(("dict[", "list[", "literal[", "tagged-union["))
-    )
+    """Union branch tags (see :mod:`trialsim.schema`) are not keys of the file."""
+    return isinstance(part, str) and part.startswith("<")
 
 
 def cross_key_problems(spec: Scenario) -> list[tuple[tuple[Any, ...], str, str, Any]]:
@@ -161,6 +159,10 @@ def cross_key_problems(spec: Scenario) -> list[tuple[tuple[Any, ...], str, str, 
     groups = [g.name for g in spec.population] if spec.population else []
     if len(set(groups)) != len(groups):
         found.append((("population",), "duplicate_name", "subgroup names must be unique", groups))
+    if spec.stages[0].max_entries is not None:
+        found.append((("stages", 0, "max_entries"), "first_stage_cap",
+                      "the first stage admits every registration: cap it with enrollment.patients",
+                      spec.stages[0].max_entries))
     for i, stage in enumerate(spec.stages):
         target = stage.next_on_failure
         if target is not None and target not in index:

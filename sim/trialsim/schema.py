@@ -7,16 +7,17 @@ Times are in weeks unless a key says months.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=64)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: YAML's `yes` or "16" is not silently a number.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Accrual(_Strict):
@@ -56,10 +57,23 @@ class Subgroup(_Strict):
 class BetaPrior(_Strict):
     """A response rate drawn once per replicate from Beta(a, b) (assurance)."""
 
-    beta: tuple[Annotated[float, Field(gt=0, le=1e6)], Annotated[float, Field(gt=0, le=1e6)]]
+    beta: list[Annotated[float, Field(gt=0, le=1e6)]] = Field(min_length=2, max_length=2)
 
 
-Response = Probability | BetaPrior | dict[str, Probability]
+def _response_form(value: Any) -> str:
+    if isinstance(value, dict):
+        return "<prior>" if "beta" in value else "<subgroups>"
+    return "<rate>"
+
+
+# Union branches are chosen by the value's shape, so one mistake gives one
+# problem. Tags are in angle brackets, which no user key can contain.
+Response = Annotated[
+    Annotated[Probability, Tag("<rate>")]
+    | Annotated[BetaPrior, Tag("<prior>")]
+    | Annotated[dict[str, Probability], Tag("<subgroups>")],
+    Discriminator(_response_form),
+]
 
 
 class AdverseEvent(_Strict):
@@ -141,10 +155,17 @@ class CutoffWeek(_Strict):
     week: float = Field(gt=0, le=10_000)
 
 
+def _cutoff_form(value: Any) -> str:
+    return "<week>" if isinstance(value, dict) else "<named>"
+
+
 class Analysis(_Strict):
     """When the data are analysed."""
 
-    cutoff: Literal["complete"] | CutoffWeek = "complete"
+    cutoff: Annotated[
+        Annotated[Literal["complete"], Tag("<named>")] | Annotated[CutoffWeek, Tag("<week>")],
+        Discriminator(_cutoff_form),
+    ] = "complete"
 
 
 class Simulation(_Strict):

@@ -10,7 +10,7 @@ import numpy as np
 from trialsim import __version__
 from trialsim.binomial import clopper_pearson
 from trialsim.draws import null_response_rate
-from trialsim.exact import exact_operating_characteristics
+from trialsim.exact import exact_operating_characteristics, rates_are_drawn
 from trialsim.records import ALTERNATIVE, NULL
 from trialsim.runner import SimulationResult
 
@@ -74,7 +74,11 @@ def summarise(result: SimulationResult) -> dict[str, Any]:
     alternative_rate = np.array([stage.response for stage in plan.stages])
     for endpoint in plan.endpoints:
         prefix = f"endpoint.{endpoint.id}."
-        exact_alternative = exact_operating_characteristics(plan, endpoint, alternative_rate)
+        exact_alternative = (
+            None
+            if rates_are_drawn(plan, endpoint)
+            else exact_operating_characteristics(plan, endpoint, alternative_rate)
+        )
         exact_null = exact_operating_characteristics(plan, endpoint, null_response_rate(plan))
         power = float(column(alternative, prefix + "reject").mean())
         type1 = float(column(null, prefix + "reject").mean())

@@ -1,0 +1,363 @@
+"""Figures of a Monte Carlo run.
+
+Each plotting function takes the data and an optional matplotlib ``Axes``,
+draws on it and returns it, so figures can be composed freely::
+
+    from matplotlib.figure import Figure
+    axes = Figure(figsize=(12, 4)).subplots(1, 2)
+    plot_duration(result, ax=axes[0])
+    plot_enrollment(result, ax=axes[1])
+
+Without ``ax`` a new :class:`matplotlib.figure.Figure` is made (reach it as
+``ax.figure``); pyplot is never used, so no display or backend is needed.
+matplotlib is imported inside the functions only: importing this module does
+not import matplotlib.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from trialsim.binomial import critical_values
+from trialsim.plan import WEEKS_PER_MONTH, EndpointPlan
+from trialsim.records import ALTERNATIVE, NULL
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from trialsim.runner import SimulationResult
+
+DPI = 110
+ALTERNATIVE_COLOUR = "#1f77b4"
+NULL_COLOUR = "#e07b00"
+BAND_QUANTILES = (0.05, 0.50, 0.95)
+LARGEST_MARKER_AREA = 160.0  # points², for the most frequent (denominator, responders) pair
+ROWS_PER_CHUNK = 4096
+LEGEND_HEADROOM = 1.45  # y-axis stretch that keeps the legend clear of the data
+MARGINS_INCHES = {"left": 0.75, "right": 0.2, "bottom": 0.6, "top": 0.4}
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    """A figure with room for one axes, with fixed margins in inches.
+
+    Fixed margins instead of a layout engine: drawing is about three times
+    faster, and every figure of a run has the same plot area.
+    """
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height))
+    figure.subplots_adjust(
+        left=MARGINS_INCHES["left"] / width,
+        right=1 - MARGINS_INCHES["right"] / width,
+        bottom=MARGINS_INCHES["bottom"] / height,
+        top=1 - MARGINS_INCHES["top"] / height,
+    )
+    return figure
+
+
+def _new_axes(ax: Axes | None) -> Axes:
+    """``ax`` itself, or the axes of a new stand-alone figure."""
+    return ax if ax is not None else _new_figure(6.4, 4.0).add_subplot()
+
+
+def plot_duration(result: SimulationResult, ax: Axes | None = None) -> Axes:
+    """Distribution of the trial's duration across replicates (alternative world).
+
+    Two step histograms on one axis: the week of the analysis (last assessment
+    analysed, or the data cutoff) and the week the last patient finishes
+    treatment, each with a dashed line at its median.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        From :func:`trialsim.runner.run_trials`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure is made when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        x: calendar weeks from study start; y: percent of simulated trials per bin.
+    """
+    ax = _new_axes(ax)
+    records = result.world(ALTERNATIVE)
+    series = (
+        ("analysis", result.layout.column(records, "analysis_week"), ALTERNATIVE_COLOUR),
+        ("last patient off treatment", result.layout.column(records, "last_patient_off_week"),
+         NULL_COLOUR),
+    )
+    everything = np.concatenate([weeks for _, weeks, _ in series])
+    bin_count = int(np.clip(math.sqrt(len(everything)), 10, 50))
+    edges = np.histogram_bin_edges(everything, bins=bin_count)
+    percent_per_bin = [100.0 * np.histogram(weeks, bins=edges)[0] / len(weeks)
+                       for _, weeks, _ in series]
+    highest_bin = max(float(percent.max()) for percent in percent_per_bin)
+    for (name, weeks, colour), percent in zip(series, percent_per_bin, strict=True):
+        ax.stairs(percent, edges, color=colour, linewidth=1.6, label=name)
+        median = float(np.median(weeks))
+        ax.vlines(median, 0, highest_bin * 1.05, color=colour, linestyle="--", linewidth=1.2,
+                  label=f"median {name}: {median:.1f} weeks "
+                        f"({median / WEEKS_PER_MONTH:.1f} months)")
+    ax.set_xlabel("calendar time from study start (weeks)")
+    ax.set_ylabel("simulated trials (% per bin)")
+    ax.set_ylim(0, highest_bin * 1.05 * LEGEND_HEADROOM)
+    ax.set_title(f"Trial duration, {result.replicates} simulated trials")
+    ax.legend(loc="upper left", fontsize="small", frameon=False)
+    return ax
+
+
+def registration_count_quantiles(
+    registration_weeks: np.ndarray, weeks: np.ndarray, quantiles: tuple[float, ...] = BAND_QUANTILES
+) -> np.ndarray:
+    """Quantiles across replicates of the number registered by each week.
+
+    Parameters
+    ----------
+    registration_weeks : ndarray, shape (replicates, patients)
+        Calendar week of each registration, NaN past the last one.
+    weeks : ndarray, shape (grid,)
+        Increasing calendar weeks at which to count.
+    quantiles : tuple of float
+        Probabilities in [0, 1].
+
+    Returns
+    -------
+    ndarray of int, shape (len(quantiles), grid)
+        ``out[i, j]``: the ``quantiles[i]`` quantile (inverse of the empirical
+        distribution function, so always a whole number of patients) of the
+        number registered at or before ``weeks[j]``.
+    """
+    replicates, patients = registration_weeks.shape
+    grid = len(weeks)
+    # How many replicates had exactly k registrations by each grid week:
+    # memory grows with the grid and the patients, not with the replicates.
+    histogram = np.zeros((grid, patients + 1), dtype=np.int64)
+    for start in range(0, replicates, ROWS_PER_CHUNK):
+        chunk = registration_weeks[start : start + ROWS_PER_CHUNK]
+        rows, columns = np.nonzero(np.isfinite(chunk))
+        first_grid_index = np.searchsorted(weeks, chunk[rows, columns], side="left")
+        inside = first_grid_index < grid
+        new_per_week = np.bincount(
+            rows[inside] * grid + first_grid_index[inside], minlength=len(chunk) * grid
+        ).reshape(len(chunk), grid)
+        registered_by_week = np.cumsum(new_per_week, axis=1)
+        histogram += np.bincount(
+            (np.arange(grid) * (patients + 1) + registered_by_week).ravel(),
+            minlength=grid * (patients + 1),
+        ).reshape(grid, patients + 1)
+    cumulative = np.cumsum(histogram, axis=1) / max(replicates, 1)
+    return np.stack(
+        [np.argmax(cumulative >= q - 1e-12, axis=1) for q in quantiles]
+    )
+
+
+def plot_enrollment(result: SimulationResult, ax: Axes | None = None) -> Axes:
+    """Patients registered over calendar time: median and 5–95% band across replicates.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        From :func:`trialsim.runner.run_trials`; uses ``result.registration_weeks``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure is made when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        x: calendar weeks from study start (one-week grid); y: patients registered.
+    """
+    ax = _new_axes(ax)
+    registration_weeks = result.registration_weeks
+    finite = registration_weeks[np.isfinite(registration_weeks)]
+    last_week = math.ceil(float(finite.max())) if finite.size else 1
+    weeks = np.arange(0.0, last_week + 1.0)
+    low, median, high = registration_count_quantiles(registration_weeks, weeks, BAND_QUANTILES)
+    ax.fill_between(weeks, low, high, color=ALTERNATIVE_COLOUR, alpha=0.25,
+                    linewidth=0, label="5–95% of simulated trials")
+    ax.plot(weeks, median, color=ALTERNATIVE_COLOUR, linewidth=1.8,
+            label="median", gid="enrollment-median")
+    target = result.plan.patients
+    ax.axhline(target, color="0.35", linestyle=":", linewidth=1.2,
+               label=f"planned sample size ({target})")
+    ax.set_xlabel("calendar time from study start (weeks)")
+    ax.set_ylabel("patients registered")
+    # Show time until 95% of the trials have finished registering, not to the slowest one.
+    ninety_five_done = int(np.argmax(low >= low[-1]))
+    ax.set_xlim(0, max(weeks[ninety_five_done] * 1.08, 1.0))
+    ax.set_ylim(0, target * 1.06 + 0.5)
+    ax.set_title(f"Registration, {result.replicates} simulated trials")
+    ax.legend(loc="lower right", fontsize="small", frameon=False)
+    return ax
+
+
+def _endpoint_plan(result: SimulationResult, endpoint_id: str) -> EndpointPlan:
+    for endpoint in result.plan.endpoints:
+        if endpoint.id == endpoint_id:
+            return endpoint
+    known = ", ".join(e.id for e in result.plan.endpoints)
+    raise KeyError(f"no endpoint {endpoint_id!r}; the scenario has: {known}")
+
+
+def _pair_frequencies(
+    denominators: np.ndarray, responders: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (denominator, responders) pairs, shape (pairs, 2), and how often each occurs."""
+    denominators = denominators.astype(np.int64)
+    responders = responders.astype(np.int64)
+    width = int(responders.max()) + 1
+    frequency = np.bincount(denominators * width + responders)
+    codes = np.flatnonzero(frequency)
+    return np.column_stack([codes // width, codes % width]), frequency[codes]
+
+
+def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = None) -> Axes:
+    """Responders against denominator in every replicate, with the rejection boundary.
+
+    Each marker is one (denominator, responders) pair; its area is proportional
+    to the number of replicates that ended there. Alternative-world markers sit
+    just left of the integer denominator, null-world markers just right. The
+    black step line is the exact critical value for each denominator: a
+    replicate on or above it rejects H0.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        From :func:`trialsim.runner.run_trials`.
+    endpoint_id : str
+        An endpoint ``id`` of the scenario.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure is made when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        x: denominator (patients); y: responders (patients). The boundary line has
+        gid ``"rejection-boundary"`` and y-values
+        ``critical_values(plan.patients, p0, alpha)`` at x = 0, 1, ..., patients.
+
+    Raises
+    ------
+    KeyError
+        When the scenario has no endpoint ``endpoint_id``.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    ax = _new_axes(ax)
+    endpoint = _endpoint_plan(result, endpoint_id)
+    layout = result.layout
+    prefix = f"endpoint.{endpoint.id}."
+    pairs = {world: _pair_frequencies(layout.column(result.world(world), prefix + "denominator"),
+                                      layout.column(result.world(world), prefix + "responders"))
+             for world in (ALTERNATIVE, NULL)}
+    most_frequent = max(int(counts.max()) for _, counts in pairs.values())
+    replicates = result.replicates
+    rejection_rate = {
+        world: float(layout.column(result.world(world), prefix + "reject").mean())
+        for world in (ALTERNATIVE, NULL)
+    }
+    for world, name, colour, shift in (
+        (ALTERNATIVE, "alternative world", ALTERNATIVE_COLOUR, -0.17),
+        (NULL, "null world", NULL_COLOUR, 0.17),
+    ):
+        points, counts = pairs[world]
+        ax.scatter(points[:, 0] + shift, points[:, 1],
+                   s=np.maximum(LARGEST_MARKER_AREA * counts / most_frequent, 3.0),
+                   color=colour, alpha=0.75, edgecolors="none",
+                   label=f"{name}: rejects in {rejection_rate[world]:.3f}", gid=f"{name} pairs")
+
+    denominators = np.arange(result.plan.patients + 1)
+    critical = critical_values(result.plan.patients, endpoint.p0, endpoint.alpha)
+    observed = np.concatenate([points[:, 0] for points, _ in pairs.values()])
+    left, right = float(observed.min()) - 1.0, float(observed.max()) + 1.0
+    shown = (denominators >= left) & (denominators <= right)
+    highest = max(float(np.concatenate([points[:, 1] for points, _ in pairs.values()]).max()),
+                  float(critical[shown].max()))
+    top = (highest + 1.0) * LEGEND_HEADROOM
+    ax.fill_between(denominators, critical, top + 1.0, step="mid", color="0.5", alpha=0.12,
+                    linewidth=0, label="reject H0 (on or above the line)")
+    ax.plot(denominators, critical, drawstyle="steps-mid", color="black", linewidth=1.4,
+            label=f"exact critical value (p0 = {endpoint.p0:g}, α = {endpoint.alpha:g})",
+            gid="rejection-boundary")
+
+    stages = " + ".join(result.plan.stages[s].id for s in endpoint.stages)
+    first_stage = result.plan.stages[endpoint.stages[0]].id
+    counted = "entered" if endpoint.population_entered else "evaluable"
+    ax.set_xlabel(f"denominator: patients {counted} in stage {first_stage}")
+    ax.set_ylabel(f"responders in {stages} (patients)")
+    ax.set_xlim(left, right)
+    ax.set_ylim(-0.7, top)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    power = rejection_rate[ALTERNATIVE]
+    power_se = math.sqrt(power * (1 - power) / replicates)
+    ax.set_title(f"{endpoint.id}: simulated power {power:.3f} ± {power_se:.3f} "
+                 f"({replicates} trials; marker area ∝ trials)", fontsize="medium")
+    ax.legend(loc="upper left", fontsize="small", frameon=False, markerscale=0.6)
+    return ax
+
+
+def figure_png(
+    plot: Callable[..., Axes],
+    *args: Any,
+    width: float = 6.4,
+    height: float = 4.0,
+    dpi: int = DPI,
+    **kwargs: Any,
+) -> bytes:
+    """Draw one plot on a new figure and return it as PNG.
+
+    Parameters
+    ----------
+    plot : callable
+        A plotting function of this module (anything that accepts ``ax=``).
+    *args, **kwargs
+        Passed to ``plot``.
+    width, height : float
+        Figure size in inches.
+    dpi : int
+        Resolution in dots per inch.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+
+    Examples
+    --------
+    >>> png = figure_png(plot_duration, result)  # doctest: +SKIP
+    """
+    figure = _new_figure(width, height)
+    plot(*args, ax=figure.add_subplot(), **kwargs)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def all_figures(result: SimulationResult) -> dict[str, bytes]:
+    """Every figure of a run, as PNG files.
+
+    Parameters
+    ----------
+    result : SimulationResult
+
+    Returns
+    -------
+    dict of str to bytes
+        ``"duration.png"``, ``"enrollment.png"`` and ``"endpoint_<id>.png"`` for
+        each endpoint, in that order.
+    """
+    figures = {
+        "duration.png": figure_png(plot_duration, result),
+        "enrollment.png": figure_png(plot_enrollment, result),
+    }
+    for endpoint in result.plan.endpoints:
+        figures[f"endpoint_{endpoint.id}.png"] = figure_png(
+            plot_endpoint, result, endpoint.id, width=6.4, height=4.6
+        )
+    return figures

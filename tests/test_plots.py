@@ -1,0 +1,176 @@
+"""Figures: each plot draws on the axes it is given, with the right content."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from scipy import stats
+
+from trialsim.binomial import critical_values
+from trialsim.plots import (
+    all_figures,
+    figure_png,
+    plot_duration,
+    plot_endpoint,
+    plot_enrollment,
+    registration_count_quantiles,
+)
+from trialsim.records import ALTERNATIVE
+from trialsim.runner import SimulationResult, run_trials
+from trialsim.scenario import load_scenario
+
+SCENARIO = "scenarios/vk2_d3_2005.yaml"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def result() -> SimulationResult:
+    return run_trials(load_scenario(SCENARIO), replicates=200, jobs=1)
+
+
+def new_axes():
+    return Figure(figsize=(6.4, 4.0)).add_subplot()
+
+
+def endpoint_ids(result: SimulationResult) -> list[str]:
+    return [endpoint.id for endpoint in result.plan.endpoints]
+
+
+def line_with_gid(ax, gid: str):
+    matches = [line for line in ax.get_lines() if line.get_gid() == gid]
+    assert len(matches) == 1, f"expected one line with gid {gid!r}"
+    return matches[0]
+
+
+def assert_labelled(ax) -> None:
+    assert ax.get_xlabel().strip()
+    assert ax.get_ylabel().strip()
+    assert ax.get_title().strip()
+
+
+def test_plot_duration_draws_on_given_axes(result):
+    ax = new_axes()
+    assert plot_duration(result, ax=ax) is ax
+    assert_labelled(ax)
+    assert "weeks" in ax.get_xlabel()
+
+
+def test_plot_duration_marks_medians(result):
+    ax = plot_duration(result, ax=new_axes())
+    records = result.world(ALTERNATIVE)
+    expected = sorted(
+        float(np.median(result.layout.column(records, name)))
+        for name in ("analysis_week", "last_patient_off_week")
+    )
+    drawn = sorted(
+        float(segment[0, 0])
+        for collection in ax.collections
+        for segment in collection.get_segments()
+    )
+    np.testing.assert_allclose(drawn, expected)
+
+
+def test_plot_duration_without_axes_makes_a_figure(result):
+    ax = plot_duration(result)
+    assert ax.figure is not None
+
+
+def test_plot_enrollment_draws_on_given_axes(result):
+    ax = new_axes()
+    assert plot_enrollment(result, ax=ax) is ax
+    assert_labelled(ax)
+    assert "weeks" in ax.get_xlabel()
+
+
+def test_plot_enrollment_median_rises_to_the_sample_size(result):
+    ax = plot_enrollment(result, ax=new_axes())
+    median = line_with_gid(ax, "enrollment-median").get_ydata()
+    assert median[0] == 0
+    assert np.all(np.diff(median) >= 0)
+    assert median[-1] == result.plan.patients
+
+
+def test_registration_count_quantiles_match_numpy():
+    rng = np.random.default_rng(7)
+    registration_weeks = np.sort(rng.uniform(0, 30, size=(57, 12)), axis=1)
+    registration_weeks[::5, 9:] = np.nan  # some trials stop registering early
+    weeks = np.arange(0.0, 32.0, 0.5)
+    quantiles = (0.05, 0.5, 0.95)
+    got = registration_count_quantiles(registration_weeks, weeks, quantiles)
+    by_week = (registration_weeks[:, :, None] <= weeks).sum(axis=1)  # NaN compares False
+    expected = np.quantile(by_week, quantiles, axis=0, method="inverted_cdf")
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_plot_endpoint_draws_on_given_axes(result, index):
+    endpoint_id = endpoint_ids(result)[index]
+    ax = new_axes()
+    assert plot_endpoint(result, endpoint_id, ax=ax) is ax
+    assert_labelled(ax)
+    assert endpoint_id in ax.get_title()
+    power = result.layout.column(result.world(ALTERNATIVE), f"endpoint.{endpoint_id}.reject").mean()
+    assert f"{power:.3f}" in ax.get_title()
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_plot_endpoint_boundary_is_the_exact_critical_value(result, index):
+    endpoint = result.plan.endpoints[index]
+    ax = plot_endpoint(result, endpoint.id, ax=new_axes())
+    boundary = line_with_gid(ax, "rejection-boundary")
+    denominators = np.asarray(boundary.get_xdata())
+    critical = np.asarray(boundary.get_ydata())
+    np.testing.assert_array_equal(denominators, np.arange(result.plan.patients + 1))
+    np.testing.assert_array_equal(
+        critical, critical_values(result.plan.patients, endpoint.p0, endpoint.alpha)
+    )
+    # Independently of trialsim.binomial: the smallest x with P(X >= x | n, p0) <= alpha.
+    for n, x in zip(denominators, critical, strict=True):
+        tail = stats.binom.sf(np.arange(n + 2) - 1, n, endpoint.p0)
+        assert x == int(np.argmax(tail <= endpoint.alpha + 1e-12)), f"n = {n}"
+
+
+def test_plot_endpoint_markers_count_every_replicate(result):
+    endpoint_id = endpoint_ids(result)[0]
+    ax = plot_endpoint(result, endpoint_id, ax=new_axes())
+    scatters = [c for c in ax.collections if str(c.get_gid()).endswith("pairs")]
+    assert len(scatters) == 2  # alternative and null world
+    for scatter in scatters:
+        offsets = scatter.get_offsets()
+        assert len(offsets) >= 1
+        assert np.all(np.abs(offsets[:, 0] - np.round(offsets[:, 0])) > 0.05)  # shifted off n
+
+
+def test_plot_endpoint_unknown_id(result):
+    with pytest.raises(KeyError, match="no endpoint"):
+        plot_endpoint(result, "no_such_endpoint", ax=new_axes())
+
+
+def test_figure_png_returns_png(result):
+    png = figure_png(plot_duration, result, width=5, height=3)
+    assert png.startswith(PNG_SIGNATURE)
+
+
+def test_all_figures_are_png(result):
+    figures = all_figures(result)
+    expected = {"duration.png", "enrollment.png"} | {
+        f"endpoint_{endpoint_id}.png" for endpoint_id in endpoint_ids(result)
+    }
+    assert set(figures) == expected
+    for name, png in figures.items():
+        assert png.startswith(PNG_SIGNATURE), name
+        assert len(png) > 5000, name
+
+
+def test_importing_plots_does_not_import_matplotlib():
+    code = (
+        "import sys, trialsim.plots\n"
+        "loaded = [m for m in sys.modules if m == 'matplotlib' or m.startswith('matplotlib.')]\n"
+        "assert not loaded, loaded\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
