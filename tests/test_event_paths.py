@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from trialsim.draws import draw_chunk, draw_patients, null_response_rate
-from trialsim.model import TrialOutcome, simulate_worlds
+from trialsim.model import TrialOutcome, simulate_chunk_worlds, simulate_worlds
 from trialsim.plan import compile_plan
 from trialsim.runner import trace_replicate
 from trialsim.scenario import load_scenario
@@ -35,6 +35,27 @@ def test_cohort_passages_equal_event_by_event(path: Path) -> None:
         plain = simulate_worlds(plan, draws, rates, observe_all=True)
         for a, b in zip(fast, plain, strict=True):
             assert_same(a, b)
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_chunk_computation_equals_event_by_event(path: Path) -> None:
+    plan = compile_plan(load_scenario(path).spec)
+    chunk = draw_chunk(plan, 7, 0, 40)
+    null = np.broadcast_to(null_response_rate(plan), chunk.response_rate.shape)
+    batches = simulate_chunk_worlds(plan, chunk, (chunk.response_rate, null))
+    for index in range(40):
+        draws = chunk.replicate(index)
+        n = len(draws.registration_week)
+        plain = simulate_worlds(
+            plan, draws, (draws.response_rate, null[index]), observe_all=True
+        )
+        for batch, outcome in zip(batches, plain, strict=True):
+            np.testing.assert_array_equal(batch.entry_week[index, :, :n], outcome.entry_week)
+            np.testing.assert_array_equal(batch.exit_week[index, :, :n], outcome.exit_week)
+            np.testing.assert_array_equal(batch.responded[index, :, :n], outcome.responded)
+            np.testing.assert_array_equal(batch.off_week[index, :n], outcome.off_week)
+            np.testing.assert_array_equal(batch.turned_away[index], outcome.turned_away)
+            assert np.isnan(batch.entry_week[index, :, n:]).all()
 
 
 def test_capped_stage_is_observed_and_turns_patients_away() -> None:

@@ -13,8 +13,11 @@ same weeks). Through an unobserved stage a whole cohort moves at once, its
 entry and exit weeks computed from the pre-drawn times, because nothing
 depends on the order in which its patients move. ``observe_all=True`` makes
 every stage observed: the plain event-by-event simulation, which must give
-identical outcomes and is used for the per-patient trace. Responders'
-continued treatment is computed, not simulated: nothing waits for it.
+identical outcomes and is used for the per-patient trace. When no stage is
+observed, nothing in any trial waits for an event, and a chunk of replicates
+passes through the stages in one array computation
+(:func:`simulate_chunk_worlds`). Responders' continued treatment is computed,
+not simulated: nothing waits for it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from functools import partial
 import numpy as np
 import simpy
 
-from trialsim.draws import ASSESSED, DROPPED_OUT, FIRST_ADVERSE_EVENT, PatientDraws
+from trialsim.draws import ASSESSED, DROPPED_OUT, FIRST_ADVERSE_EVENT, ChunkDraws, PatientDraws
 from trialsim.plan import NO_STAGE, TrialPlan
 
 TraceRow = tuple[float, int, str, str, str]
@@ -57,6 +60,59 @@ class TrialOutcome:
     responded: np.ndarray
     off_week: np.ndarray
     turned_away: np.ndarray
+
+
+@dataclass(frozen=True)
+class OutcomeBatch:
+    """Outcomes of consecutive replicates in one world, padded to ``patients``.
+
+    Padding (patients never registered) holds NaN weeks and False flags.
+    """
+
+    entry_week: np.ndarray
+    exit_week: np.ndarray
+    responded: np.ndarray
+    off_week: np.ndarray
+    turned_away: np.ndarray
+
+    @classmethod
+    def stack(cls, outcomes: Sequence[TrialOutcome], patients: int) -> OutcomeBatch:
+        """Stack per-replicate outcomes, padding each to ``patients``."""
+        count, stages = len(outcomes), len(outcomes[0].turned_away)
+        batch = cls(
+            entry_week=np.full((count, stages, patients), np.nan),
+            exit_week=np.full((count, stages, patients), np.nan),
+            responded=np.zeros((count, stages, patients), dtype=bool),
+            off_week=np.full((count, patients), np.nan),
+            turned_away=np.array([o.turned_away for o in outcomes]).reshape(count, stages),
+        )
+        for i, outcome in enumerate(outcomes):
+            n = outcome.registered
+            batch.entry_week[i, :, :n] = outcome.entry_week
+            batch.exit_week[i, :, :n] = outcome.exit_week
+            batch.responded[i, :, :n] = outcome.responded
+            batch.off_week[i, :n] = outcome.off_week
+        return batch
+
+
+def stage_passage(
+    weeks: np.ndarray,
+    stay: np.ndarray,
+    responds: np.ndarray,
+    continued_until: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Elementwise passage through an unobserved stage entered at ``weeks``.
+
+    Returns
+    -------
+    leave : ndarray
+        Week each patient leaves the stage.
+    off : ndarray
+        Week each patient would be off study if going nowhere next: responders
+        continue to ``continued_until``.
+    """
+    leave = weeks + stay
+    return leave, np.where(responds, np.maximum(leave, continued_until), leave)
 
 
 class WorldTrial:
@@ -144,12 +200,11 @@ class WorldTrial:
         draws = self.draws
         self.entries[stage] += len(patients)
         self.entry_week[stage, patients] = weeks
-        leave = weeks + draws.stay_weeks[stage, patients]
-        self.exit_week[stage, patients] = leave
         responded = self.responds[stage, patients]
-        self.off_week[patients] = np.where(
-            responded, np.maximum(leave, self.continued_until[patients]), leave
+        leave, self.off_week[patients] = stage_passage(
+            weeks, draws.stay_weeks[stage, patients], responded, self.continued_until[patients]
         )
+        self.exit_week[stage, patients] = leave
         following = self.plan.stages[stage].next_stage
         if following != NO_STAGE:
             moving = (
@@ -289,3 +344,69 @@ def simulate_trial(
     TrialOutcome
     """
     return simulate_worlds(plan, draws, [response_rate], [trace], observe_all)[0]
+
+
+def simulate_chunk_worlds(
+    plan: TrialPlan, draws: ChunkDraws, response_rates: Sequence[np.ndarray]
+) -> list[OutcomeBatch]:
+    """Run consecutive replicates in several worlds.
+
+    When no stage is observed nothing in any trial reacts to event order, so
+    every replicate's cohorts pass through the stages together in one array
+    computation (identical outcomes, tested against the event-by-event model).
+    Otherwise each replicate runs its own SimPy environment.
+
+    Parameters
+    ----------
+    plan : TrialPlan
+    draws : ChunkDraws
+    response_rates : sequence of ndarray, shape (replicates, stages, subgroups)
+        One set per world.
+
+    Returns
+    -------
+    list of OutcomeBatch
+        One per world.
+    """
+    if any(stage.observed for stage in plan.stages):
+        per_world: list[list[TrialOutcome]] = [[] for _ in response_rates]
+        for index in range(len(draws.registered)):
+            replicate = draws.replicate(index)
+            rates = [rate[index] for rate in response_rates]
+            for world, outcome in enumerate(simulate_worlds(plan, replicate, rates)):
+                per_world[world].append(outcome)
+        return [OutcomeBatch.stack(outcomes, plan.patients) for outcomes in per_world]
+    return [_pass_chunk(plan, draws, rate) for rate in response_rates]
+
+
+def _pass_chunk(plan: TrialPlan, draws: ChunkDraws, response_rate: np.ndarray) -> OutcomeBatch:
+    count, n_stages, n = draws.stay_weeks.shape
+    replicate_index = np.arange(count)[:, None, None]
+    stage_index = np.arange(n_stages)[None, :, None]
+    rate = response_rate[replicate_index, stage_index, draws.subgroup[:, None, :]]
+    responds = draws.evaluable & (draws.response_uniform < rate)
+    continued_until = draws.registration_week + plan.continue_to_weeks
+    batch = OutcomeBatch(
+        entry_week=np.full((count, n_stages, n), np.nan),
+        exit_week=np.full((count, n_stages, n), np.nan),
+        responded=np.zeros((count, n_stages, n), dtype=bool),
+        off_week=np.full((count, n), np.nan),
+        turned_away=np.zeros((count, n_stages), dtype=np.int64),
+    )
+    arriving = np.arange(n)[None, :] < draws.registered[:, None]
+    weeks = draws.registration_week
+    stage = 0
+    while True:
+        batch.entry_week[:, stage] = np.where(arriving, weeks, np.nan)
+        responded = arriving & responds[:, stage]
+        leave, off = stage_passage(weeks, draws.stay_weeks[:, stage], responded, continued_until)
+        batch.exit_week[:, stage] = np.where(arriving, leave, np.nan)
+        batch.responded[:, stage] = responded
+        batch.off_week[arriving] = off[arriving]
+        following = plan.stages[stage].next_stage
+        if following == NO_STAGE:
+            return batch
+        arriving = (
+            arriving & draws.evaluable[:, stage] & ~responded & draws.accepts_entry[:, following]
+        )
+        weeks, stage = leave, following

@@ -115,20 +115,16 @@ def _finite(value: Any) -> Any:
 
 
 def replicates_csv(layout: RecordLayout, records: np.ndarray) -> bytes:
-    """``replicates.csv`` content: one row per replicate and world."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(layout.columns)
+    """``replicates.csv`` content: one row per replicate and world, the world named."""
     world = layout.position["world"]
-    for row in records:
-        cells = [_number(x) for x in row]
-        cells[world] = WORLDS[int(row[world])]
-        writer.writerow(cells)
-    return buffer.getvalue().encode()
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
+    numeric = [i for i in range(len(layout.columns)) if i != world]
+    buffer = io.StringIO()
+    np.savetxt(buffer, records[:, numeric], fmt="%.10g", delimiter=",")
+    names = [WORLDS[int(w)] for w in records[:, world]]
+    header = ",".join(["world", *(layout.columns[i] for i in numeric)])
+    lines = buffer.getvalue().splitlines()
+    rows = (f"{name},{line}" for name, line in zip(names, lines, strict=True))
+    return "\n".join([header, *rows, ""]).encode()
 
 
 def trace_csv(rows: Iterable[tuple[Any, ...]]) -> bytes:

@@ -7,7 +7,6 @@ and to write as CSV. The data cutoff is applied here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +14,7 @@ import numpy as np
 from trialsim.binomial import critical_values
 from trialsim.draws import ChunkDraws, PatientDraws
 from trialsim.exact import patient_probabilities
-from trialsim.model import TrialOutcome
+from trialsim.model import OutcomeBatch, TrialOutcome
 from trialsim.plan import TrialPlan
 
 ALTERNATIVE = 0
@@ -64,39 +63,6 @@ class RecordLayout:
     def column(self, records: np.ndarray, name: str) -> np.ndarray:
         """The column ``name`` of a 2-D array of records."""
         return records[:, self.position[name]]
-
-
-@dataclass(frozen=True)
-class OutcomeBatch:
-    """Outcomes of consecutive replicates in one world, padded to ``patients``.
-
-    Padding (patients never registered) holds NaN weeks and False flags.
-    """
-
-    entry_week: np.ndarray
-    exit_week: np.ndarray
-    responded: np.ndarray
-    off_week: np.ndarray
-    turned_away: np.ndarray
-
-    @classmethod
-    def stack(cls, outcomes: Sequence[TrialOutcome], patients: int) -> OutcomeBatch:
-        """Stack per-replicate outcomes, padding each to ``patients``."""
-        count, stages = len(outcomes), len(outcomes[0].turned_away)
-        batch = cls(
-            entry_week=np.full((count, stages, patients), np.nan),
-            exit_week=np.full((count, stages, patients), np.nan),
-            responded=np.zeros((count, stages, patients), dtype=bool),
-            off_week=np.full((count, patients), np.nan),
-            turned_away=np.array([o.turned_away for o in outcomes]).reshape(count, stages),
-        )
-        for i, outcome in enumerate(outcomes):
-            n = outcome.registered
-            batch.entry_week[i, :, :n] = outcome.entry_week
-            batch.exit_week[i, :, :n] = outcome.exit_week
-            batch.responded[i, :, :n] = outcome.responded
-            batch.off_week[i, :n] = outcome.off_week
-        return batch
 
 
 class RecordMaker:

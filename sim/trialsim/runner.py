@@ -17,9 +17,9 @@ from multiprocessing import get_context
 import numpy as np
 
 from trialsim.draws import draw_chunk, draw_patients, null_response_rate
-from trialsim.model import TraceRow, TrialOutcome, WorldTraceRow, simulate_worlds
+from trialsim.model import TraceRow, WorldTraceRow, simulate_chunk_worlds, simulate_worlds
 from trialsim.plan import TrialPlan, compile_plan
-from trialsim.records import ALTERNATIVE, NULL, WORLDS, OutcomeBatch, RecordLayout, RecordMaker
+from trialsim.records import ALTERNATIVE, NULL, WORLDS, RecordLayout, RecordMaker
 from trialsim.scenario import LoadedScenario
 
 CHUNK_REPLICATES = 250
@@ -79,19 +79,12 @@ def simulate_chunk(
     """
     maker = RecordMaker(plan)
     draws = draw_chunk(plan, seed, start, stop)
-    null_rate = null_response_rate(plan)
-    outcomes: tuple[list[TrialOutcome], list[TrialOutcome]] = ([], [])
-    for index in range(stop - start):
-        replicate = draws.replicate(index)
-        for world, outcome in enumerate(
-            simulate_worlds(plan, replicate, (replicate.response_rate, null_rate))
-        ):
-            outcomes[world].append(outcome)
+    null_rate = np.broadcast_to(null_response_rate(plan), draws.response_rate.shape)
+    world_rates = (draws.response_rate, null_rate)
+    batches = simulate_chunk_worlds(plan, draws, world_rates)
     records = np.empty((2 * (stop - start), len(maker.layout)))
-    world_rates = (draws.response_rate, np.broadcast_to(null_rate, draws.response_rate.shape))
     for world in (ALTERNATIVE, NULL):
-        batch = OutcomeBatch.stack(outcomes[world], plan.patients)
-        records[world::2] = maker.records(start, world, draws, batch, world_rates[world])
+        records[world::2] = maker.records(start, world, draws, batches[world], world_rates[world])
     registrations = draws.registration_week
     return records, registrations
 
