@@ -174,3 +174,13 @@ def test_importing_plots_does_not_import_matplotlib():
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_background_figures_equal_figures_drawn_here(result, workers):
+    from trialsim.plots import BackgroundFigures
+
+    with BackgroundFigures(workers) as figures:
+        figures.draw(result)
+        drawn = figures.collect()
+    assert drawn == all_figures(result)

@@ -166,9 +166,9 @@ def _run(
     from rich.console import Console
 
     from trialsim.outputs import replicates_csv, summary_json, trace_csv, write_folder
-    from trialsim.plots import all_figures
+    from trialsim.plots import BackgroundFigures
     from trialsim.report import render_report
-    from trialsim.runner import run_trials, trace_replicate
+    from trialsim.runner import default_jobs, run_trials, trace_replicate
     from trialsim.summary import summarise
     from trialsim.tables import (
         adverse_event_table,
@@ -178,27 +178,29 @@ def _run(
     )
 
     total = loaded.spec.simulation.replicates if replicates is None else replicates
-    show_progress = not quiet and sys.stderr.isatty()
-    if show_progress:
-        from rich.progress import Progress
+    workers = default_jobs() if jobs is None else jobs
+    with BackgroundFigures(workers=1 if workers > 1 else 0) as figure_workers:
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import Progress
 
-        with Progress(console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task("simulating", total=total)
-            result = run_trials(
-                loaded,
-                replicates,
-                seed,
-                jobs,
-                on_progress=lambda done: progress.update(task, completed=done),
-            )
-    else:
-        result = run_trials(loaded, replicates, seed, jobs)
-    summary = summarise(result)
-    files = {
-        "summary.json": summary_json(summary),
-        "replicates.csv": replicates_csv(result.layout, result.records),
-    }
-    figures = all_figures(result)
+            with Progress(console=Console(stderr=True), transient=True) as progress:
+                task = progress.add_task("simulating", total=total)
+                result = run_trials(
+                    loaded,
+                    replicates,
+                    seed,
+                    jobs,
+                    on_progress=lambda done: progress.update(task, completed=done),
+                )
+        else:
+            result = run_trials(loaded, replicates, seed, jobs)
+        figure_workers.draw(result)
+        summary = summarise(result)
+        files = {
+            "summary.json": summary_json(summary),
+            "replicates.csv": replicates_csv(result.layout, result.records),
+        }
+        figures = figure_workers.collect()
     files.update(figures)
     files["report.html"] = render_report(summary, figures).encode()
     if trace is not None:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_all_start_methods, get_context
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -339,6 +341,26 @@ def figure_png(
     return buffer.getvalue()
 
 
+def figure_names(result: SimulationResult) -> list[str]:
+    """File names of a run's figures: duration, enrollment, then one per endpoint."""
+    return ["duration.png", "enrollment.png",
+            *(f"endpoint_{endpoint.id}.png" for endpoint in result.plan.endpoints)]
+
+
+def draw_figures(result: SimulationResult, names: Sequence[str]) -> dict[str, bytes]:
+    """Draw the named figures (see :func:`figure_names`) as PNG files."""
+    figures = {}
+    for name in names:
+        if name == "duration.png":
+            figures[name] = figure_png(plot_duration, result)
+        elif name == "enrollment.png":
+            figures[name] = figure_png(plot_enrollment, result)
+        else:
+            endpoint_id = name.removeprefix("endpoint_").removesuffix(".png")
+            figures[name] = figure_png(plot_endpoint, result, endpoint_id, width=6.4, height=4.6)
+    return figures
+
+
 def all_figures(result: SimulationResult) -> dict[str, bytes]:
     """Every figure of a run, as PNG files.
 
@@ -352,12 +374,64 @@ def all_figures(result: SimulationResult) -> dict[str, bytes]:
         ``"duration.png"``, ``"enrollment.png"`` and ``"endpoint_<id>.png"`` for
         each endpoint, in that order.
     """
-    figures = {
-        "duration.png": figure_png(plot_duration, result),
-        "enrollment.png": figure_png(plot_enrollment, result),
-    }
-    for endpoint in result.plan.endpoints:
-        figures[f"endpoint_{endpoint.id}.png"] = figure_png(
-            plot_endpoint, result, endpoint.id, width=6.4, height=4.6
-        )
-    return figures
+    return draw_figures(result, figure_names(result))
+
+
+def _warm_up() -> None:
+    """Import matplotlib and load fonts, so the first real figure starts at once."""
+    figure = _new_figure(1.0, 1.0)
+    figure.text(0.5, 0.5, "0")
+    figure.savefig(io.BytesIO(), format="png", dpi=20)
+
+
+class BackgroundFigures:
+    """Worker processes that draw a run's figures while the caller does other work.
+
+    Drawing is the slowest step after the simulation, and importing matplotlib
+    is much of it: the workers start (and import it) when this object is
+    made, ideally before the simulation, and draw once :meth:`draw` is called.
+    Use as a context manager so the workers are always shut down.
+
+    Parameters
+    ----------
+    workers : int
+        Processes to draw in; with 0, or without ``fork``, figures are drawn
+        in this process by :meth:`collect`. One warm worker usually beats two
+        cold ones: a second process would import matplotlib again.
+    """
+
+    def __init__(self, workers: int = 1):
+        self._result: SimulationResult | None = None
+        self._futures: list[Future[dict[str, bytes]]] = []
+        self._pool: ProcessPoolExecutor | None = None
+        self._workers = workers
+        if workers > 0 and "fork" in get_all_start_methods():
+            self._pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
+            for _ in range(workers):
+                self._pool.submit(_warm_up)
+
+    def __enter__(self) -> BackgroundFigures:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=exc_info[0] is None, cancel_futures=True)
+
+    def draw(self, result: SimulationResult) -> None:
+        """Start drawing every figure of ``result``."""
+        self._result = result
+        if self._pool is not None:
+            names = figure_names(result)
+            groups = [names[i :: self._workers] for i in range(self._workers)]
+            self._futures = [self._pool.submit(draw_figures, result, g) for g in groups if g]
+
+    def collect(self) -> dict[str, bytes]:
+        """``{file name: PNG bytes}`` in :func:`figure_names` order, waiting if needed."""
+        if self._result is None:
+            raise RuntimeError("call draw() first")
+        if self._pool is None:
+            return all_figures(self._result)
+        drawn: dict[str, bytes] = {}
+        for future in self._futures:
+            drawn.update(future.result())
+        return {name: drawn[name] for name in figure_names(self._result)}
