@@ -13,6 +13,7 @@ import copy
 import functools
 import math
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -142,12 +143,20 @@ def load_dict(write_scenario: Callable[..., Path]) -> Callable[..., Any]:
 
 
 @functools.cache
+@functools.cache
 def critical_value(n: int, p0: float, alpha: float) -> int:
-    """Smallest x with P(X >= x | n, p0) <= alpha (scipy), or n + 1 if none."""
-    for x in range(n + 1):
-        if stats.binom.sf(x - 1, n, p0) <= alpha:
-            return x
-    return n + 1
+    """Smallest x with P(X >= x | n, p0) <= alpha, or n + 1 if none.
+
+    In exact rational arithmetic on the decimal values of p0 and alpha, so that
+    ties such as P(X >= 2 | 2, 0.1) = 0.01 = alpha are decided correctly.
+    """
+    p, level = Fraction(str(p0)), Fraction(str(alpha))
+    tail = Fraction(0)
+    for x in range(n, -1, -1):
+        tail += math.comb(n, x) * p**x * (1 - p) ** (n - x)
+        if tail > level:
+            return x + 1
+    return 0
 
 
 class Oracle:

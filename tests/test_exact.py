@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from trialsim.binomial import binomial_pmf, clopper_pearson, critical_values, upper_tail
+from trialsim.binomial import binomial_pmf, clopper_pearson_covers, critical_values, upper_tail
 from trialsim.draws import null_response_rate
 from trialsim.exact import (
     completion_probability,
@@ -53,11 +53,17 @@ def test_critical_values_match_scipy(p0, alpha):
     for n in range(61):
         c = int(table[n])
         assert c == critical_value(n, p0, alpha), (n, c)
-        # The definition, stated directly: c rejects, c - 1 does not.
+        # The definition, stated directly (to rounding): c rejects, c - 1 does not.
         if c <= n:
-            assert stats.binom.sf(c - 1, n, p0) <= alpha
+            assert stats.binom.sf(c - 1, n, p0) <= alpha * (1 + 1e-9)
         if c >= 1:
-            assert stats.binom.sf(c - 2, n, p0) > alpha
+            assert stats.binom.sf(c - 2, n, p0) > alpha * (1 - 1e-9)
+
+
+def test_critical_value_at_an_exact_tie_rejects():
+    # P(X >= 2 | 2, 0.1) = 0.01 exactly: "<= alpha" rejects with 2 of 2.
+    assert int(critical_values(2, 0.1, 0.01)[2]) == 2
+    assert int(critical_values(1, 0.05, 0.05)[1]) == 1
 
 
 def test_critical_value_when_nothing_rejects():
@@ -88,26 +94,21 @@ def test_binomial_pmf_matches_scipy():
 
 
 @pytest.mark.parametrize("level", [0.8, 0.9, 0.95, 0.99])
-def test_clopper_pearson_matches_beta_quantiles(level):
+def test_clopper_pearson_coverage_matches_beta_quantile_limits(level):
+    """Covered exactly when the rate lies between the Beta-quantile limits."""
     tail = (1 - level) / 2
+    rates = np.linspace(0.0, 1.0, 201)
     for n in [1, 2, 5, 11, 29, 100]:
         x = np.arange(n + 1)
-        lower, upper = clopper_pearson(x, np.full_like(x, n), level)
-        want_lower = np.where(x > 0, stats.beta.ppf(tail, np.maximum(x, 1), n - x + 1), 0.0)
-        want_upper = np.where(x < n, stats.beta.ppf(1 - tail, x + 1, np.maximum(n - x, 1)), 1.0)
-        np.testing.assert_allclose(lower, want_lower, rtol=1e-9, atol=1e-14)
-        np.testing.assert_allclose(upper, want_upper, rtol=1e-9, atol=1e-14)
-        assert lower[0] == 0.0 and upper[-1] == 1.0
-        assert np.all(lower <= x / n) and np.all(x / n <= upper)
-
-
-def test_clopper_pearson_limits_are_exact_tail_inversions():
-    """At the lower limit P(X >= x) = tail; at the upper limit P(X <= x) = tail."""
-    n, level = 29, 0.95
-    x = np.arange(1, n)
-    lower, upper = clopper_pearson(x, np.full_like(x, n), level)
-    np.testing.assert_allclose(stats.binom.sf(x - 1, n, lower), 0.025, rtol=1e-7)
-    np.testing.assert_allclose(stats.binom.cdf(x, n, upper), 0.025, rtol=1e-7)
+        lower = np.where(x > 0, stats.beta.ppf(tail, np.maximum(x, 1), n - x + 1), 0.0)
+        upper = np.where(x < n, stats.beta.ppf(1 - tail, x + 1, np.maximum(n - x, 1)), 1.0)
+        xs, rs = np.meshgrid(x, rates, indexing="ij")
+        got = clopper_pearson_covers(xs, np.full_like(xs, n), rs, level)
+        want = (lower[:, None] <= rs) & (rs <= upper[:, None])
+        # Rates within rounding of a limit may fall either way.
+        near = np.minimum(np.abs(rs - lower[:, None]), np.abs(rs - upper[:, None])) < 1e-9
+        assert np.array_equal(got[~near], want[~near]), f"n={n}"
+        assert got[~near].any() and (~got[~near]).any()
 
 
 # --- scenarios for the exact oracle ----------------------------------------------------------

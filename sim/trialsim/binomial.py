@@ -1,9 +1,51 @@
-"""Exact binomial building blocks: critical values and Clopper-Pearson limits."""
+"""Exact binomial building blocks: probabilities, tails, critical values, coverage.
+
+Computed from a table of log-factorials by direct summation, which is exact to
+rounding for the sample sizes of phase II trials and keeps the run's start-up
+free of scipy.
+"""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
-from scipy import special
+
+BLOCK_CELLS = 2_000_000
+# Tails are sums of rounded terms: a tail equal to alpha (e.g. n = 1, p0 = alpha)
+# must still reject.
+RELATIVE_TOLERANCE = 1e-12
+
+
+@lru_cache(maxsize=8)
+def log_factorials(n_max: int) -> np.ndarray:
+    """``log(k!)`` for k = 0..n_max (read-only array)."""
+    table = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n_max + 1)))])
+    table.setflags(write=False)
+    return table
+
+
+def _log_pmf(k: np.ndarray, n: np.ndarray, rate: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """log P(X = k) for X ~ Binomial(n, rate), for 0 <= k <= n (broadcast)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        success = np.where(k == 0, 0.0, k * np.log(rate))
+        failure = np.where(n - k == 0, 0.0, (n - k) * np.log1p(-rate))
+    return table[n] - table[k] - table[n - k] + success + failure
+
+
+def binomial_pmf(successes: np.ndarray, trials: int, rate: float) -> np.ndarray:
+    """P(X = successes) for X ~ Binomial(trials, rate), elementwise.
+
+    Parameters
+    ----------
+    successes : array_like of int
+        Counts in 0..trials.
+    trials : int
+    rate : float
+        Success probability in [0, 1].
+    """
+    k = np.asarray(successes, dtype=np.int64)
+    return np.exp(_log_pmf(k, np.int64(trials), np.float64(rate), log_factorials(trials)))
 
 
 def upper_tail(successes: np.ndarray, trials: np.ndarray, rate: float | np.ndarray) -> np.ndarray:
@@ -12,31 +54,35 @@ def upper_tail(successes: np.ndarray, trials: np.ndarray, rate: float | np.ndarr
     Parameters
     ----------
     successes, trials : array_like of int
+        Broadcast against each other and ``rate``.
     rate : float or array_like
         Success probability in [0, 1].
+
+    Returns
+    -------
+    ndarray
+        1 where ``successes <= 0``, 0 where ``successes > trials``.
     """
-    x = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    rate = np.asarray(rate, dtype=float)
-    with np.errstate(invalid="ignore"):
-        tail = special.betainc(np.maximum(x, 1e-300), np.maximum(n - x + 1, 1e-300), rate)
-    tail = np.where(x <= 0, 1.0, tail)
-    return np.where(x > n, 0.0, tail)
-
-
-def binomial_pmf(successes: np.ndarray, trials: int, rate: float) -> np.ndarray:
-    """P(X = successes) for X ~ Binomial(trials, rate), elementwise."""
-    x = np.asarray(successes, dtype=float)
-    if rate <= 0.0 or rate >= 1.0:
-        return (x == (trials if rate >= 1.0 else 0)).astype(float)
-    log_pmf = (
-        special.gammaln(trials + 1)
-        - special.gammaln(x + 1)
-        - special.gammaln(trials - x + 1)
-        + x * np.log(rate)
-        + (trials - x) * np.log1p(-rate)
+    x, n, p = np.broadcast_arrays(
+        np.asarray(successes, dtype=np.int64),
+        np.asarray(trials, dtype=np.int64),
+        np.asarray(rate, dtype=float),
     )
-    return np.exp(log_pmf)
+    shape = x.shape
+    x, n, p = x.ravel(), n.ravel(), p.ravel()
+    tail = np.zeros(x.size)
+    width = int(n.max(initial=0)) + 1
+    table = log_factorials(width - 1)
+    k = np.arange(width)[None, :]
+    step = max(1, BLOCK_CELLS // width)
+    for start in range(0, x.size, step):
+        rows = slice(start, start + step)
+        xs, ns, ps = x[rows, None], n[rows, None], p[rows, None]
+        inside = (k >= xs) & (k <= ns)
+        log_pmf = _log_pmf(np.minimum(k, ns), ns, ps, table)
+        tail[rows] = np.where(inside, np.exp(log_pmf), 0.0).sum(axis=1)
+    tail = np.where(x <= 0, 1.0, np.minimum(tail, 1.0))
+    return tail.reshape(shape)
 
 
 def critical_values(max_trials: int, p0: float, alpha: float) -> np.ndarray:
@@ -63,35 +109,41 @@ def critical_values(max_trials: int, p0: float, alpha: float) -> np.ndarray:
     >>> int(critical_values(29, 0.05, 0.05)[29])
     5
     """
-    n = np.arange(max_trials + 1)
     table = np.empty(max_trials + 1, dtype=np.int64)
-    for trials in n:
-        x = np.arange(trials + 2)
-        rejects = upper_tail(x, np.full_like(x, trials), p0) <= alpha
-        table[trials] = int(np.argmax(rejects))
+    for trials in range(max_trials + 1):
+        pmf = binomial_pmf(np.arange(trials + 1), trials, p0)
+        tails = np.append(np.cumsum(pmf[::-1])[::-1], 0.0)
+        tails[0] = 1.0
+        table[trials] = int(np.argmax(tails <= alpha * (1 + RELATIVE_TOLERANCE)))
     return table
 
 
-def clopper_pearson(
-    successes: np.ndarray, trials: np.ndarray, level: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact (Clopper-Pearson) two-sided confidence limits for a binomial rate.
+def clopper_pearson_covers(
+    successes: np.ndarray, trials: np.ndarray, rate: np.ndarray, level: float = 0.95
+) -> np.ndarray:
+    """Whether the exact (Clopper-Pearson) interval for x of n contains ``rate``.
+
+    Uses the interval's definition as the set of rates not rejected by either
+    one-sided exact test at (1 - level) / 2: the rate is inside unless
+    P(X >= x | rate) or P(X <= x | rate) falls below that tail.
 
     Parameters
     ----------
     successes, trials : array_like of int
         ``trials`` must be positive.
+    rate : array_like
+        The rate to test, e.g. the true response rate of each replicate.
     level : float
         Confidence level.
 
     Returns
     -------
-    lower, upper : ndarray
+    ndarray of bool
     """
-    x = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    tail = (1 - level) / 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lower = np.where(x > 0, special.betaincinv(np.maximum(x, 1), n - x + 1, tail), 0.0)
-        upper = np.where(x < n, special.betaincinv(x + 1, np.maximum(n - x, 1), 1 - tail), 1.0)
-    return lower, upper
+    x = np.asarray(successes, dtype=np.int64)
+    n = np.asarray(trials, dtype=np.int64)
+    p = np.asarray(rate, dtype=float)
+    tail = (1 - level) / 2 * (1 - RELATIVE_TOLERANCE)
+    above_lower = upper_tail(x, n, p) >= tail
+    below_upper = upper_tail(n - x, n, 1.0 - p) >= tail
+    return above_lower & below_upper

@@ -14,9 +14,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
-from trialsim.binomial import binomial_pmf, critical_values, upper_tail
+from trialsim.binomial import binomial_pmf, critical_values, log_factorials, upper_tail
 from trialsim.plan import EndpointPlan, StagePlan, TrialPlan
 
 
@@ -105,7 +104,7 @@ def registrations_distribution(plan: TrialPlan) -> np.ndarray:
     mean = plan.expected_registrations_by(plan.accrual_stop_week)
     k = np.arange(plan.patients)
     probabilities[:-1] = (
-        np.exp(k * math.log(mean) - mean - special.gammaln(k + 1)) if mean > 0 else k == 0
+        np.exp(k * math.log(mean) - mean - log_factorials(plan.patients)[k]) if mean > 0 else k == 0
     )
     probabilities[-1] = max(1.0 - probabilities[:-1].sum(), 0.0)
     return probabilities

@@ -37,7 +37,7 @@ class Accrual(_Strict):
 class Enrollment(_Strict):
     """How many patients are registered, how fast, and for how long."""
 
-    patients: int = Field(ge=1, le=100_000, description="Registrations after which accrual stops.")
+    patients: int = Field(ge=1, le=10_000, description="Registrations after which accrual stops.")
     accrual: Accrual
     screen_failure: float = Field(
         0.0, ge=0.0, lt=1.0, description="Probability that a screened candidate is not eligible."

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from trialsim import __version__
-from trialsim.binomial import clopper_pearson
+from trialsim.binomial import clopper_pearson_covers
 from trialsim.draws import null_response_rate
 from trialsim.exact import exact_operating_characteristics, rates_are_drawn
 from trialsim.records import ALTERNATIVE, NULL
@@ -157,8 +157,7 @@ def _estimate_summary(
             "estimate_defined": 0.0,
         }
     estimate = responders[defined] / denominators[defined]
-    lower, upper = clopper_pearson(responders[defined], denominators[defined])
-    covered = (lower <= truth[defined]) & (truth[defined] <= upper)
+    covered = clopper_pearson_covers(responders[defined], denominators[defined], truth[defined])
     coverage = float(covered.mean())
     return {
         "estimate_mean": float(estimate.mean()),
