@@ -41,8 +41,8 @@ def test_cohort_passages_equal_event_by_event(path: Path) -> None:
 def test_chunk_computation_equals_event_by_event(path: Path) -> None:
     plan = compile_plan(load_scenario(path).spec)
     chunk = draw_chunk(plan, 7, 0, 40)
-    null = np.broadcast_to(null_response_rate(plan), chunk.response_rate.shape)
-    batches = simulate_chunk_worlds(plan, chunk, (chunk.response_rate, null))
+    null = np.broadcast_to(null_response_rate(plan), chunk.stacked.response_rate.shape)
+    batches = simulate_chunk_worlds(plan, chunk, (chunk.stacked.response_rate, null))
     for index in range(40):
         draws = chunk.replicate(index)
         n = len(draws.registration_week)

@@ -93,46 +93,33 @@ def uniform_rows(plan: TrialPlan) -> int:
 class ChunkDraws:
     """The :class:`PatientDraws` of consecutive replicates, stacked.
 
-    Every array gains a leading replicate axis; patient axes have length
-    ``plan.patients``, and entries past a replicate's ``registered`` count are
-    padding (registration week NaN).
+    Attributes
+    ----------
+    registered : ndarray of int, shape (replicates,)
+        Patients registered in each replicate.
+    stacked : PatientDraws
+        Every array with a leading replicate axis; patient axes have length
+        ``plan.patients``, and entries past a replicate's ``registered`` count
+        are padding (registration week NaN).
     """
 
     registered: np.ndarray
-    registration_week: np.ndarray
-    screen_failures: np.ndarray
-    subgroup: np.ndarray
-    stay_weeks: np.ndarray
-    exit_cause: np.ndarray
-    evaluable: np.ndarray
-    response_uniform: np.ndarray
-    accepts_entry: np.ndarray
-    adverse_events: np.ndarray
-    adverse_event_week: np.ndarray
-    response_rate: np.ndarray
+    stacked: PatientDraws
 
     @classmethod
     def of_one(cls, draws: PatientDraws) -> ChunkDraws:
         """A chunk holding the single replicate ``draws``."""
         fields = {name: getattr(draws, name)[None] for name in PatientDraws.__dataclass_fields__}
-        return cls(registered=np.array([len(draws.registration_week)]), **fields)
+        return cls(np.array([len(draws.registration_week)]), PatientDraws(**fields))
 
     def replicate(self, index: int) -> PatientDraws:
         """The draws of the ``index``-th replicate of the chunk (views, not copies)."""
         n = int(self.registered[index])
-        return PatientDraws(
-            registration_week=self.registration_week[index, :n],
-            screen_failures=self.screen_failures[index, :n],
-            subgroup=self.subgroup[index, :n],
-            stay_weeks=self.stay_weeks[index, :, :n],
-            exit_cause=self.exit_cause[index, :, :n],
-            evaluable=self.evaluable[index, :, :n],
-            response_uniform=self.response_uniform[index, :, :n],
-            accepts_entry=self.accepts_entry[index, :, :n],
-            adverse_events=self.adverse_events[index, :, :, :n],
-            adverse_event_week=self.adverse_event_week[index, :, :, :n],
-            response_rate=self.response_rate[index],
-        )
+        fields = {}
+        for name in PatientDraws.__dataclass_fields__:
+            array = getattr(self.stacked, name)[index]
+            fields[name] = array if name == "response_rate" else array[..., :n]
+        return PatientDraws(**fields)
 
 
 def draw_patients(plan: TrialPlan, seed: int, replicate: int) -> PatientDraws:
@@ -230,18 +217,20 @@ def draw_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> ChunkDraws:
         response_uniform[:, s] = u_response
         accepts[:, s] = u_entry < stage.entry
     return ChunkDraws(
-        registered=registered,
-        registration_week=weeks,
-        screen_failures=screen_failures.astype(np.int64),
-        subgroup=subgroup,
-        stay_weeks=stay,
-        exit_cause=cause,
-        evaluable=evaluable,
-        response_uniform=response_uniform,
-        accepts_entry=accepts,
-        adverse_events=events,
-        adverse_event_week=event_week,
-        response_rate=rates,
+        registered,
+        PatientDraws(
+            registration_week=weeks,
+            screen_failures=screen_failures.astype(np.int64),
+            subgroup=subgroup,
+            stay_weeks=stay,
+            exit_cause=cause,
+            evaluable=evaluable,
+            response_uniform=response_uniform,
+            accepts_entry=accepts,
+            adverse_events=events,
+            adverse_event_week=event_week,
+            response_rate=rates,
+        ),
     )
 
 

@@ -380,12 +380,13 @@ def simulate_chunk_worlds(
 
 
 def _pass_chunk(plan: TrialPlan, draws: ChunkDraws, response_rate: np.ndarray) -> OutcomeBatch:
-    count, n_stages, n = draws.stay_weeks.shape
+    stacked = draws.stacked
+    count, n_stages, n = stacked.stay_weeks.shape
     replicate_index = np.arange(count)[:, None, None]
     stage_index = np.arange(n_stages)[None, :, None]
-    rate = response_rate[replicate_index, stage_index, draws.subgroup[:, None, :]]
-    responds = draws.evaluable & (draws.response_uniform < rate)
-    continued_until = draws.registration_week + plan.continue_to_weeks
+    rate = response_rate[replicate_index, stage_index, stacked.subgroup[:, None, :]]
+    responds = stacked.evaluable & (stacked.response_uniform < rate)
+    continued_until = stacked.registration_week + plan.continue_to_weeks
     batch = OutcomeBatch(
         entry_week=np.full((count, n_stages, n), np.nan),
         exit_week=np.full((count, n_stages, n), np.nan),
@@ -394,19 +395,18 @@ def _pass_chunk(plan: TrialPlan, draws: ChunkDraws, response_rate: np.ndarray) -
         turned_away=np.zeros((count, n_stages), dtype=np.int64),
     )
     arriving = np.arange(n)[None, :] < draws.registered[:, None]
-    weeks = draws.registration_week
+    weeks = stacked.registration_week
     stage = 0
     while True:
         batch.entry_week[:, stage] = np.where(arriving, weeks, np.nan)
         responded = arriving & responds[:, stage]
-        leave, off = stage_passage(weeks, draws.stay_weeks[:, stage], responded, continued_until)
+        leave, off = stage_passage(weeks, stacked.stay_weeks[:, stage], responded, continued_until)
         batch.exit_week[:, stage] = np.where(arriving, leave, np.nan)
         batch.responded[:, stage] = responded
         batch.off_week[arriving] = off[arriving]
         following = plan.stages[stage].next_stage
         if following == NO_STAGE:
             return batch
-        arriving = (
-            arriving & draws.evaluable[:, stage] & ~responded & draws.accepts_entry[:, following]
-        )
+        goes_on = stacked.evaluable[:, stage] & ~responded & stacked.accepts_entry[:, following]
+        arriving = arriving & goes_on
         weeks, stage = leave, following

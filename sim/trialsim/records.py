@@ -137,12 +137,13 @@ class RecordMaker:
         """
         plan = self.plan
         count = len(draws.registered)
+        stacked = draws.stacked
         registered = draws.registered
-        patients = np.arange(draws.registration_week.shape[1])
+        patients = np.arange(stacked.registration_week.shape[1])
         is_registered = patients[None, :] < registered[:, None]
         cutoff = plan.cutoff_week
         in_data = outcomes.entry_week <= cutoff
-        evaluable = in_data & (outcomes.exit_week <= cutoff) & draws.evaluable
+        evaluable = in_data & (outcomes.exit_week <= cutoff) & stacked.evaluable
         responders = evaluable & outcomes.responded
         if plan.cutoff_is_complete:
             last_exit = np.where(np.isnan(outcomes.exit_week), -np.inf, outcomes.exit_week)
@@ -152,13 +153,13 @@ class RecordMaker:
         last_off = np.where(np.isnan(outcomes.off_week), 0.0, outcomes.off_week).max(
             axis=1, initial=0.0
         )
-        padded = np.concatenate([np.zeros((count, 1)), draws.registration_week], axis=1)
+        padded = np.concatenate([np.zeros((count, 1)), stacked.registration_week], axis=1)
         last_registration = padded[np.arange(count), registered]
         columns: list[np.ndarray] = [
             np.arange(first_replicate, first_replicate + count),
             np.full(count, world),
             registered,
-            registered + (draws.screen_failures * is_registered).sum(axis=1),
+            registered + (stacked.screen_failures * is_registered).sum(axis=1),
             last_registration,
             analysis,
             last_off,
@@ -176,16 +177,16 @@ class RecordMaker:
         if len(plan.subgroup_names) > 1:
             for s in range(len(plan.stages)):
                 for g in range(len(plan.subgroup_names)):
-                    member = draws.subgroup == g
+                    member = stacked.subgroup == g
                     columns += [
                         (in_data[:, s] & member).sum(axis=1),
                         (evaluable[:, s] & member).sum(axis=1),
                         (responders[:, s] & member).sum(axis=1),
                     ]
         if plan.adverse_event_names:
-            onset_week = outcomes.entry_week[:, :, None, :] + draws.adverse_event_week
+            onset_week = outcomes.entry_week[:, :, None, :] + stacked.adverse_event_week
             had = (
-                draws.adverse_events
+                stacked.adverse_events
                 & in_data[:, :, None, :]
                 & (onset_week <= analysis[:, None, None, None])
             )

@@ -79,13 +79,13 @@ def simulate_chunk(
     """
     maker = RecordMaker(plan)
     draws = draw_chunk(plan, seed, start, stop)
-    null_rate = np.broadcast_to(null_response_rate(plan), draws.response_rate.shape)
-    world_rates = (draws.response_rate, null_rate)
+    null_rate = np.broadcast_to(null_response_rate(plan), draws.stacked.response_rate.shape)
+    world_rates = (draws.stacked.response_rate, null_rate)
     batches = simulate_chunk_worlds(plan, draws, world_rates)
     records = np.empty((2 * (stop - start), len(maker.layout)))
     for world in (ALTERNATIVE, NULL):
         records[world::2] = maker.records(start, world, draws, batches[world], world_rates[world])
-    registrations = draws.registration_week
+    registrations = draws.stacked.registration_week
     return records, registrations
 
 
