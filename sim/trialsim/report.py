@@ -34,6 +34,8 @@ th { background: #f4f4f7; font-weight: 600; }
 th:first-child, td:first-child { text-align: left; }
 td { font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.exact { color: #3c4fa0; }
+td.text { white-space: normal; text-align: left; min-width: 8rem; }
+.scroll { overflow-x: auto; }
 .note { color: #55555a; font-size: 0.88rem; max-width: 60rem; }
 .reading { background: #f7f7fa; border-left: 3px solid #8a8fb5; padding: 0.6rem 1rem;
            max-width: 60rem; }
@@ -119,7 +121,10 @@ def _table(
             attribute = f' class="{css}"' if css else ""
             cells.append(f"<td{attribute}>{_text(cell)}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -195,7 +200,7 @@ def _endpoint_sections(summary: Mapping[str, Any]) -> str:
         ["Endpoint", "Stages", "Denominator", "Rule", "Power", "Power, exact",
          "Type I error", "Type I error, exact", "Early stop (alt. / null)"],
         decisions,
-        ["", "", "", "", "", "exact", "", "exact", ""],
+        ["", "text", "text", "text", "", "exact", "", "exact", ""],
     )
     estimation_table = _table(
         ["Endpoint", "Mean denominator", "exact", "Mean responders", "exact",
@@ -373,7 +378,7 @@ def _how_to_read(summary: Mapping[str, Any]) -> str:
         "not the uncertainty of the trial itself. It shrinks with the square root of the number "
         "of replicates. The <em>exact</em> columns are the analytic values computed from the "
         "binomial model without simulation; they are shown as — where the design has no closed "
-        "form (enrollment not fixed, data cut before every assessment, or response rates drawn "
+        "form (a capped stage, data cut before every assessment, or response rates drawn "
         "from a prior). A simulated value should lie within about two standard errors of its "
         "exact value in most runs and within four almost always; a larger gap is worth "
         "investigating.</p>"
