@@ -28,6 +28,7 @@ import numpy as np
 from trialsim.binomial import critical_values
 from trialsim.plan import WEEKS_PER_MONTH, EndpointPlan
 from trialsim.records import ALTERNATIVE, NULL
+from trialsim.runner import leave_interrupts_to_parent
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -406,7 +407,9 @@ class BackgroundFigures:
         self._pool: ProcessPoolExecutor | None = None
         self._workers = workers
         if workers > 0 and "fork" in get_all_start_methods():
-            self._pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
+            self._pool = ProcessPoolExecutor(
+                workers, mp_context=get_context("fork"), initializer=leave_interrupts_to_parent
+            )
             for _ in range(workers):
                 self._pool.submit(_warm_up)
 

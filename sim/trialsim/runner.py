@@ -8,6 +8,7 @@ any chunk size.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -172,7 +173,9 @@ def _run_pool(
     place: Callable[[int, int, tuple[np.ndarray, np.ndarray]], None],
 ) -> None:
     context = get_context("fork") if "fork" in _start_methods() else None
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=leave_interrupts_to_parent
+    ) as pool:
         pending: dict[Future[tuple[np.ndarray, np.ndarray]], tuple[int, int]] = {}
         try:
             for start, stop in chunks:
@@ -185,6 +188,11 @@ def _run_pool(
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def leave_interrupts_to_parent() -> None:
+    """Worker initializer: Ctrl-C is handled once, by the parent, which stops the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _start_methods() -> list[str]:
