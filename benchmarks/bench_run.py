@@ -7,7 +7,9 @@ machine; compare the ratios):
   start-up, summary, figures and report included;
 * the minimal hand-written SimPy model of the same events
   (`benchmarks/minimal_simpy.py`) with 2 workers, and the ratio of the two;
-* `trialsim --help`.
+* `trialsim --help`;
+* the simulation alone (`run_trials`, in this process: no start-up, summary or
+  outputs), with 1 and 2 workers.
 
 Usage: python benchmarks/bench_run.py [--replicates 10000] [--repeats 3]
 """
@@ -37,6 +39,24 @@ def wall_seconds(command: list[str], repeats: int) -> float:
     return statistics.median(times)
 
 
+def engine_seconds(replicates: int, repeats: int) -> list[tuple[str, float]]:
+    """Median wall time of the simulation alone, with 1 and 2 workers (seconds)."""
+    from trialsim.runner import run_trials
+    from trialsim.scenario import load_scenario
+
+    scenario = load_scenario(SCENARIO)
+    return [
+        (
+            f"simulation only, {jobs} worker(s)",
+            statistics.median(
+                run_trials(scenario, replicates=replicates, jobs=jobs).elapsed_seconds
+                for _ in range(repeats)
+            ),
+        )
+        for jobs in (1, 2)
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=10_000)
@@ -63,6 +83,7 @@ def main() -> None:
     minimal = [sys.executable, str(ROOT / "benchmarks" / "minimal_simpy.py"), str(n), "2"]
     rows.append(("minimal SimPy model, 2 workers", wall_seconds(minimal, repeats)))
     rows.append(("trialsim --help", wall_seconds([*TRIALSIM, "--help"], max(repeats, 5))))
+    rows += engine_seconds(n, repeats)
     print(f"{n} replicates of {SCENARIO.name} (x 2 worlds), median of {repeats} runs")
     for name, seconds in rows:
         print(f"  {name:<34} {seconds:7.2f} s")
