@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from trialsim import __version__
-from trialsim.cli import app, run, schema, validate
+from trialsim.cli import app, design_simon, design_single, run, schema, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "vk2_d3_2005.yaml"
@@ -52,7 +52,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("command", [validate, schema, run], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "command", [validate, schema, run, design_simon, design_single], ids=lambda c: c.__name__
+)
 def test_documented_examples_run(command, workdir: Path) -> None:  # type: ignore[no-untyped-def]
     examples = documented_examples(command)
     assert examples, "every command documents at least one example"
@@ -211,3 +213,22 @@ def test_help_does_not_import_heavy_modules() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert completed.stdout.strip() == ""
+
+
+def test_design_simon_json_and_bad_rates() -> None:
+    result = runner.invoke(app, ["design", "simon", "--p0", "0.1", "--p1", "0.3", "--nmax", "35",
+                                 "--json"])
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    optimal = document["optimal"]
+    assert (optimal["r1"], optimal["n1"], optimal["r"], optimal["n"]) == (1, 10, 5, 29)
+    assert document["admissible"][0]["q_high"] == 1.0
+    result = runner.invoke(app, ["design", "simon", "--p0", "0.3", "--p1", "0.1"])
+    assert result.exit_code == 2
+    assert "p0" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_design_without_solution_is_exit_2() -> None:
+    result = runner.invoke(app, ["design", "single", "--p0", "0.1", "--p1", "0.12", "--nmax", "20"])
+    assert result.exit_code == 2
+    assert "no_design" in result.stderr

@@ -92,21 +92,31 @@ def plot_duration(result: SimulationResult, ax: Axes | None = None) -> Axes:
     records = result.world(ALTERNATIVE)
     series = (
         ("analysis", result.layout.column(records, "analysis_week"), ALTERNATIVE_COLOUR),
-        ("last patient off treatment", result.layout.column(records, "last_patient_off_week"),
-         NULL_COLOUR),
+        (
+            "last patient off treatment",
+            result.layout.column(records, "last_patient_off_week"),
+            NULL_COLOUR,
+        ),
     )
     everything = np.concatenate([weeks for _, weeks, _ in series])
     bin_count = int(np.clip(math.sqrt(len(everything)), 10, 50))
     edges = np.histogram_bin_edges(everything, bins=bin_count)
-    percent_per_bin = [100.0 * np.histogram(weeks, bins=edges)[0] / len(weeks)
-                       for _, weeks, _ in series]
+    percent_per_bin = [
+        100.0 * np.histogram(weeks, bins=edges)[0] / len(weeks) for _, weeks, _ in series
+    ]
     highest_bin = max(float(percent.max()) for percent in percent_per_bin)
     for (name, weeks, colour), percent in zip(series, percent_per_bin, strict=True):
         ax.stairs(percent, edges, color=colour, linewidth=1.6, label=name)
         median = float(np.median(weeks))
-        ax.vlines(median, 0, highest_bin * 1.05, color=colour, linestyle="--", linewidth=1.2,
-                  label=f"median {name}: {median:.1f} weeks "
-                        f"({median / WEEKS_PER_MONTH:.1f} months)")
+        ax.vlines(
+            median,
+            0,
+            highest_bin * 1.05,
+            color=colour,
+            linestyle="--",
+            linewidth=1.2,
+            label=f"median {name}: {median:.1f} weeks ({median / WEEKS_PER_MONTH:.1f} months)",
+        )
     ax.set_xlabel("calendar time from study start (weeks)")
     ax.set_ylabel("simulated trials (% per bin)")
     ax.set_ylim(0, highest_bin * 1.05 * LEGEND_HEADROOM)
@@ -155,9 +165,7 @@ def registration_count_quantiles(
             minlength=grid * (patients + 1),
         ).reshape(grid, patients + 1)
     cumulative = np.cumsum(histogram, axis=1) / max(replicates, 1)
-    return np.stack(
-        [np.argmax(cumulative >= q - 1e-12, axis=1) for q in quantiles]
-    )
+    return np.stack([np.argmax(cumulative >= q - 1e-12, axis=1) for q in quantiles])
 
 
 def plot_enrollment(result: SimulationResult, ax: Axes | None = None) -> Axes:
@@ -181,13 +189,27 @@ def plot_enrollment(result: SimulationResult, ax: Axes | None = None) -> Axes:
     last_week = math.ceil(float(finite.max())) if finite.size else 1
     weeks = np.arange(0.0, last_week + 1.0)
     low, median, high = registration_count_quantiles(registration_weeks, weeks, BAND_QUANTILES)
-    ax.fill_between(weeks, low, high, color=ALTERNATIVE_COLOUR, alpha=0.25,
-                    linewidth=0, label="5–95% of simulated trials")
-    ax.plot(weeks, median, color=ALTERNATIVE_COLOUR, linewidth=1.8,
-            label="median", gid="enrollment-median")
+    ax.fill_between(
+        weeks,
+        low,
+        high,
+        color=ALTERNATIVE_COLOUR,
+        alpha=0.25,
+        linewidth=0,
+        label="5–95% of simulated trials",
+    )
+    ax.plot(
+        weeks,
+        median,
+        color=ALTERNATIVE_COLOUR,
+        linewidth=1.8,
+        label="median",
+        gid="enrollment-median",
+    )
     target = result.plan.patients
-    ax.axhline(target, color="0.35", linestyle=":", linewidth=1.2,
-               label=f"planned sample size ({target})")
+    ax.axhline(
+        target, color="0.35", linestyle=":", linewidth=1.2, label=f"planned sample size ({target})"
+    )
     ax.set_xlabel("calendar time from study start (weeks)")
     ax.set_ylabel("patients registered")
     # Show time until 95% of the trials have finished registering, not to the slowest one.
@@ -255,9 +277,13 @@ def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = 
     endpoint = _endpoint_plan(result, endpoint_id)
     layout = result.layout
     prefix = f"endpoint.{endpoint.id}."
-    pairs = {world: _pair_frequencies(layout.column(result.world(world), prefix + "denominator"),
-                                      layout.column(result.world(world), prefix + "responders"))
-             for world in (ALTERNATIVE, NULL)}
+    pairs = {
+        world: _pair_frequencies(
+            layout.column(result.world(world), prefix + "denominator"),
+            layout.column(result.world(world), prefix + "responders"),
+        )
+        for world in (ALTERNATIVE, NULL)
+    }
     most_frequent = max(int(counts.max()) for _, counts in pairs.values())
     replicates = result.replicates
     rejection_rate = {
@@ -269,24 +295,46 @@ def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = 
         (NULL, "null world", NULL_COLOUR, 0.17),
     ):
         points, counts = pairs[world]
-        ax.scatter(points[:, 0] + shift, points[:, 1],
-                   s=np.maximum(LARGEST_MARKER_AREA * counts / most_frequent, 3.0),
-                   color=colour, alpha=0.75, edgecolors="none",
-                   label=f"{name}: rejects in {rejection_rate[world]:.3f}", gid=f"{name} pairs")
+        ax.scatter(
+            points[:, 0] + shift,
+            points[:, 1],
+            s=np.maximum(LARGEST_MARKER_AREA * counts / most_frequent, 3.0),
+            color=colour,
+            alpha=0.75,
+            edgecolors="none",
+            label=f"{name}: rejects in {rejection_rate[world]:.3f}",
+            gid=f"{name} pairs",
+        )
 
     denominators = np.arange(result.plan.patients + 1)
     critical = critical_values(result.plan.patients, endpoint.p0, endpoint.alpha)
     observed = np.concatenate([points[:, 0] for points, _ in pairs.values()])
     left, right = float(observed.min()) - 1.0, float(observed.max()) + 1.0
     shown = (denominators >= left) & (denominators <= right)
-    highest = max(float(np.concatenate([points[:, 1] for points, _ in pairs.values()]).max()),
-                  float(critical[shown].max()))
+    highest = max(
+        float(np.concatenate([points[:, 1] for points, _ in pairs.values()]).max()),
+        float(critical[shown].max()),
+    )
     top = (highest + 1.0) * LEGEND_HEADROOM
-    ax.fill_between(denominators, critical, top + 1.0, step="mid", color="0.5", alpha=0.12,
-                    linewidth=0, label="reject H0 (on or above the line)")
-    ax.plot(denominators, critical, drawstyle="steps-mid", color="black", linewidth=1.4,
-            label=f"exact critical value (p0 = {endpoint.p0:g}, α = {endpoint.alpha:g})",
-            gid="rejection-boundary")
+    ax.fill_between(
+        denominators,
+        critical,
+        top + 1.0,
+        step="mid",
+        color="0.5",
+        alpha=0.12,
+        linewidth=0,
+        label="reject H0 (on or above the line)",
+    )
+    ax.plot(
+        denominators,
+        critical,
+        drawstyle="steps-mid",
+        color="black",
+        linewidth=1.4,
+        label=f"exact critical value (p0 = {endpoint.p0:g}, α = {endpoint.alpha:g})",
+        gid="rejection-boundary",
+    )
 
     stages = " + ".join(result.plan.stages[s].id for s in endpoint.stages)
     first_stage = result.plan.stages[endpoint.stages[0]].id
@@ -299,8 +347,11 @@ def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     power = rejection_rate[ALTERNATIVE]
     power_se = math.sqrt(power * (1 - power) / replicates)
-    ax.set_title(f"{endpoint.id}: simulated power {power:.3f} ± {power_se:.3f} "
-                 f"({replicates} trials; marker area ∝ trials)", fontsize="medium")
+    ax.set_title(
+        f"{endpoint.id}: simulated power {power:.3f} ± {power_se:.3f} "
+        f"({replicates} trials; marker area ∝ trials)",
+        fontsize="medium",
+    )
     ax.legend(loc="upper left", fontsize="small", frameon=False, markerscale=0.6)
     return ax
 
@@ -344,8 +395,11 @@ def figure_png(
 
 def figure_names(result: SimulationResult) -> list[str]:
     """File names of a run's figures: duration, enrollment, then one per endpoint."""
-    return ["duration.png", "enrollment.png",
-            *(f"endpoint_{endpoint.id}.png" for endpoint in result.plan.endpoints)]
+    return [
+        "duration.png",
+        "enrollment.png",
+        *(f"endpoint_{endpoint.id}.png" for endpoint in result.plan.endpoints),
+    ]
 
 
 def draw_figures(result: SimulationResult, names: Sequence[str]) -> dict[str, bytes]:

@@ -174,37 +174,59 @@ def _endpoint_sections(summary: Mapping[str, Any]) -> str:
     for endpoint_id, endpoint in endpoints.items():
         e = _mapping(endpoint)
         stages = " + ".join(str(s) for s in e.get("stages", [])) or MISSING
-        decisions.append([
-            str(endpoint_id),
-            stages,
-            str(e.get("population", MISSING)),
-            _rule(e),
-            with_error(e.get("power"), e.get("power_se"), 3),
-            probability(e.get("power_exact")),
-            with_error(e.get("type1_error"), e.get("type1_error_se"), 3),
-            probability(e.get("type1_error_exact")),
-            f"{probability(e.get('early_stop'))} / {probability(e.get('early_stop_null'))}",
-        ])
-        estimation.append([
-            str(endpoint_id),
-            with_error(e.get("evaluable_mean"), e.get("evaluable_mean_se"), 2),
-            number(e.get("evaluable_mean_exact"), 2),
-            with_error(e.get("responders_mean"), e.get("responders_mean_se"), 2),
-            number(e.get("responders_mean_exact"), 2),
-            probability(e.get("true_rate_mean")),
-            probability(e.get("estimate_mean")),
-            with_error(e.get("estimate_bias"), e.get("estimate_bias_se"), 3, signed=True),
-            with_error(e.get("ci_coverage"), e.get("ci_coverage_se"), 3),
-        ])
+        decisions.append(
+            [
+                str(endpoint_id),
+                stages,
+                str(e.get("population", MISSING)),
+                _rule(e),
+                with_error(e.get("power"), e.get("power_se"), 3),
+                probability(e.get("power_exact")),
+                with_error(e.get("type1_error"), e.get("type1_error_se"), 3),
+                probability(e.get("type1_error_exact")),
+                f"{probability(e.get('early_stop'))} / {probability(e.get('early_stop_null'))}",
+            ]
+        )
+        estimation.append(
+            [
+                str(endpoint_id),
+                with_error(e.get("evaluable_mean"), e.get("evaluable_mean_se"), 2),
+                number(e.get("evaluable_mean_exact"), 2),
+                with_error(e.get("responders_mean"), e.get("responders_mean_se"), 2),
+                number(e.get("responders_mean_exact"), 2),
+                probability(e.get("true_rate_mean")),
+                probability(e.get("estimate_mean")),
+                with_error(e.get("estimate_bias"), e.get("estimate_bias_se"), 3, signed=True),
+                with_error(e.get("ci_coverage"), e.get("ci_coverage_se"), 3),
+            ]
+        )
     decision_table = _table(
-        ["Endpoint", "Stages", "Denominator", "Rule", "Power", "Power, exact",
-         "Type I error", "Type I error, exact", "Early stop (alt. / null)"],
+        [
+            "Endpoint",
+            "Stages",
+            "Denominator",
+            "Rule",
+            "Power",
+            "Power, exact",
+            "Type I error",
+            "Type I error, exact",
+            "Early stop (alt. / null)",
+        ],
         decisions,
         ["", "text", "text", "text", "", "exact", "", "exact", ""],
     )
     estimation_table = _table(
-        ["Endpoint", "Mean denominator", "exact", "Mean responders", "exact",
-         "True rate", "Mean estimate", "Bias", "95% CI coverage"],
+        [
+            "Endpoint",
+            "Mean denominator",
+            "exact",
+            "Mean responders",
+            "exact",
+            "True rate",
+            "Mean estimate",
+            "Bias",
+            "95% CI coverage",
+        ],
         estimation,
         ["", "", "exact", "", "exact", "", "", "", ""],
     )
@@ -219,8 +241,7 @@ def _endpoint_sections(summary: Mapping[str, Any]) -> str:
         '<p class="note">Alternative world. Mean denominator and responders are patients per '
         "trial. Estimate = responders / denominator in trials with a denominator above zero; "
         "bias = mean of estimate minus the true rate; coverage = share of exact (Clopper–Pearson) "
-        "95% confidence intervals that contain the true rate.</p>"
-        + estimation_table
+        "95% confidence intervals that contain the true rate.</p>" + estimation_table
     )
 
 
@@ -245,8 +266,9 @@ def _enrollment_section(summary: Mapping[str, Any]) -> str:
     rows = [
         _distribution_row("Registered", enrollment.get("registered"), counts),
         _distribution_row("Screened", enrollment.get("screened"), counts),
-        _distribution_row("Turned away (stage not admitting)", enrollment.get("turned_away"),
-                          counts),
+        _distribution_row(
+            "Turned away (stage not admitting)", enrollment.get("turned_away"), counts
+        ),
     ]
     for stage_id, values in _mapping(enrollment.get("stage_entries")).items():
         rows.append(_distribution_row(f"Entered stage {stage_id}", values, counts))
@@ -269,8 +291,9 @@ def _duration_section(summary: Mapping[str, Any]) -> str:
     ordered = [key for key in DURATION_LABELS if key in durations]
     ordered += [key for key in durations if key not in DURATION_LABELS]
     rows = [
-        _distribution_row(DURATION_LABELS.get(key, key.replace("_", " ").capitalize()),
-                          durations[key], weeks)
+        _distribution_row(
+            DURATION_LABELS.get(key, key.replace("_", " ").capitalize()), durations[key], weeks
+        )
         for key in ordered
     ]
     return (
@@ -287,16 +310,20 @@ def _adverse_event_section(summary: Mapping[str, Any]) -> str:
     rows = []
     for name, values in events.items():
         v = _mapping(values)
-        rows.append([
-            str(name),
-            with_error(v.get("mean_patients"), v.get("mean_patients_se"), 2),
-            with_error(v.get("any_probability"), v.get("any_probability_se"), 3),
-        ])
+        rows.append(
+            [
+                str(name),
+                with_error(v.get("mean_patients"), v.get("mean_patients_se"), 2),
+                with_error(v.get("any_probability"), v.get("any_probability_se"), 3),
+            ]
+        )
     return (
         "<h2>Adverse events</h2>"
         '<p class="note">Alternative world, events up to the analysis.</p>'
-        + _table(["Event", "Patients with the event, mean per trial",
-                  "Probability of at least one"], rows)
+        + _table(
+            ["Event", "Patients with the event, mean per trial", "Probability of at least one"],
+            rows,
+        )
     )
 
 
@@ -313,12 +340,15 @@ def _stage_section(summary: Mapping[str, Any]) -> str:
         v = _mapping(values)
         for world in ("alternative", "null"):
             counts = _mapping(v.get(world))
-            rows.append([str(stage_id), world]
-                        + [number(counts.get(name), 2) for name in STAGE_COUNT_NAMES])
+            rows.append(
+                [str(stage_id), world] + [number(counts.get(name), 2) for name in STAGE_COUNT_NAMES]
+            )
         for group, group_counts in _mapping(v.get("subgroups")).items():
             g = _mapping(group_counts)
-            subgroup_rows.append([str(stage_id), str(group)]
-                                 + [number(g.get(name), 2) for name in STAGE_COUNT_NAMES[:3]])
+            subgroup_rows.append(
+                [str(stage_id), str(group)]
+                + [number(g.get(name), 2) for name in STAGE_COUNT_NAMES[:3]]
+            )
     section = (
         "<h2>Stages</h2>"
         '<p class="note">Mean patients per simulated trial. Alternative world: response rates as '
@@ -327,9 +357,8 @@ def _stage_section(summary: Mapping[str, Any]) -> str:
         + _table(["Stage", "World", "Entered", "Evaluable", "Responders", "Turned away"], rows)
     )
     if subgroup_rows:
-        section += (
-            "<h3>By subgroup (alternative world)</h3>"
-            + _table(["Stage", "Subgroup", "Entered", "Evaluable", "Responders"], subgroup_rows)
+        section += "<h3>By subgroup (alternative world)</h3>" + _table(
+            ["Stage", "Subgroup", "Entered", "Evaluable", "Responders"], subgroup_rows
         )
     return section
 
@@ -346,9 +375,11 @@ def _caption(name: str) -> str:
         return FIGURE_CAPTIONS[name]
     if name.startswith("endpoint_"):
         endpoint_id = name.removeprefix("endpoint_").rsplit(".", 1)[0]
-        return (f"Endpoint {endpoint_id}: responders against denominator in each simulated trial "
-                "(marker area ∝ number of trials), alternative and null world, with the exact "
-                "rejection boundary.")
+        return (
+            f"Endpoint {endpoint_id}: responders against denominator in each simulated trial "
+            "(marker area ∝ number of trials), alternative and null world, with the exact "
+            "rejection boundary."
+        )
     return name
 
 

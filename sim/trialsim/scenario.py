@@ -160,9 +160,14 @@ def cross_key_problems(spec: Scenario) -> list[tuple[tuple[Any, ...], str, str, 
     if len(set(groups)) != len(groups):
         found.append((("population",), "duplicate_name", "subgroup names must be unique", groups))
     if spec.stages[0].max_entries is not None:
-        found.append((("stages", 0, "max_entries"), "first_stage_cap",
-                      "the first stage admits every registration: cap it with enrollment.patients",
-                      spec.stages[0].max_entries))
+        found.append(
+            (
+                ("stages", 0, "max_entries"),
+                "first_stage_cap",
+                "the first stage admits every registration: cap it with enrollment.patients",
+                spec.stages[0].max_entries,
+            )
+        )
     for i, stage in enumerate(spec.stages):
         target = stage.next_on_failure
         if target is not None and target not in index:

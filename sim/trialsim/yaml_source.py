@@ -95,8 +95,13 @@ def _index_lines(
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 problems.append(
-                    Problem(file, key_node.start_mark.line + 1, ".".join(map(str, path)),
-                            "complex_key", "keys must be plain words, not lists or mappings")
+                    Problem(
+                        file,
+                        key_node.start_mark.line + 1,
+                        ".".join(map(str, path)),
+                        "complex_key",
+                        "keys must be plain words, not lists or mappings",
+                    )
                 )
                 continue
             key = key_node.value
