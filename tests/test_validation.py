@@ -315,7 +315,7 @@ SCHEMA_CASES = [
         "test: exact_binomial",
         "test: magic",
         "endpoints.0.rule.test",
-        "literal_error",
+        "union_tag_invalid",
         20,
         "test",
     ),

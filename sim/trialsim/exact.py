@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from trialsim.binomial import binomial_pmf, critical_values, log_factorials, upper_tail
-from trialsim.plan import EndpointPlan, StagePlan, TrialPlan
+from trialsim.designs import simon_characteristics
+from trialsim.plan import NO_CAP, EndpointPlan, StagePlan, TrialPlan
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,15 @@ class ExactCharacteristics:
         Expected number of responders counted.
     success_rate : float
         Probability that a patient in the denominator succeeds (the estimand).
+    early_termination : float
+        Probability that an interim analysis stops the endpoint's stage.
     """
 
     rejection: float
     denominator_mean: float
     responders_mean: float
     success_rate: float
+    early_termination: float = 0.0
 
 
 def completion_probability(stage: StagePlan) -> float:
@@ -155,6 +159,8 @@ def exact_operating_characteristics(
     ExactCharacteristics or None
         None when the design admits no exact value (see :func:`exact_allowed`).
     """
+    if endpoint.simon_r is not None:
+        return _simon_exact(plan, endpoint, response_rate)
     if not exact_allowed(plan, endpoint):
         return None
     p_in, p_success = patient_probabilities(plan, endpoint, response_rate)
@@ -172,4 +178,37 @@ def exact_operating_characteristics(
         denominator_mean=mean_registered * p_in,
         responders_mean=mean_registered * p_in * p_success,
         success_rate=p_success,
+    )
+
+
+def _simon_exact(
+    plan: TrialPlan, endpoint: EndpointPlan, response_rate: np.ndarray
+) -> ExactCharacteristics | None:
+    """Simon's exact values for a monitored first stage that pauses at the interim.
+
+    Then the stage's evaluable patients are independent with one response
+    probability, and the stage reads its interim on exactly the first ``n1``.
+    The value assumes registration lasts until ``n`` are evaluable; the
+    simulation reports how often it fell short.
+    """
+    stage = plan.stages[endpoint.stages[0]]
+    interim = stage.interim
+    if (
+        interim is None
+        or endpoint.simon_r is None
+        or endpoint.stages[0] != 0
+        or not interim.pause
+        or not plan.cutoff_is_complete
+        or stage.max_entries < NO_CAP
+        or not math.isinf(plan.accrual_stop_week)
+    ):
+        return None
+    _, p_success = patient_probabilities(plan, endpoint, response_rate)
+    result = simon_characteristics(interim.r1, interim.n1, endpoint.simon_r, interim.n, p_success)
+    return ExactCharacteristics(
+        rejection=result.rejection,
+        denominator_mean=result.expected_n,
+        responders_mean=result.expected_n * p_success,
+        success_rate=p_success,
+        early_termination=result.early_termination,
     )

@@ -45,21 +45,32 @@ class TrialOutcome:
 
     Attributes
     ----------
-    registered : int
     entry_week, exit_week : ndarray, shape (stages, n)
+        ``n`` is the number of candidates who arrived before accrual stopped.
     responded : ndarray of bool, shape (stages, n)
     off_week : ndarray, shape (n,)
-        When each registered patient finished the protocol.
+        When each registered patient finished the protocol (NaN if never registered).
     turned_away : ndarray of int, shape (stages,)
-        Entries refused because the stage was not admitting (cap reached).
+        Entries refused because the stage was not admitting (cap, interim
+        pause, planned number reached, or stopped).
+    stopped_early : ndarray of bool, shape (stages,)
+        The stage's interim analysis stopped it.
+    overrun : ndarray of int, shape (stages,)
+        Patients admitted while the stage's interim analysis was pending.
     """
 
-    registered: int
     entry_week: np.ndarray
     exit_week: np.ndarray
     responded: np.ndarray
     off_week: np.ndarray
     turned_away: np.ndarray
+    stopped_early: np.ndarray
+    overrun: np.ndarray
+
+    @property
+    def registered(self) -> int:
+        """Patients who entered the first stage."""
+        return int((~np.isnan(self.entry_week[0])).sum())
 
 
 @dataclass(frozen=True)
@@ -74,20 +85,31 @@ class OutcomeBatch:
     responded: np.ndarray
     off_week: np.ndarray
     turned_away: np.ndarray
+    stopped_early: np.ndarray
+    overrun: np.ndarray
 
     @classmethod
-    def stack(cls, outcomes: Sequence[TrialOutcome], patients: int) -> OutcomeBatch:
-        """Stack per-replicate outcomes, padding each to ``patients``."""
-        count, stages = len(outcomes), len(outcomes[0].turned_away)
-        batch = cls(
+    def empty(cls, count: int, stages: int, patients: int) -> OutcomeBatch:
+        """A batch in which nobody has entered any stage yet."""
+        return cls(
             entry_week=np.full((count, stages, patients), np.nan),
             exit_week=np.full((count, stages, patients), np.nan),
             responded=np.zeros((count, stages, patients), dtype=bool),
             off_week=np.full((count, patients), np.nan),
-            turned_away=np.array([o.turned_away for o in outcomes]).reshape(count, stages),
+            turned_away=np.zeros((count, stages), dtype=np.int64),
+            stopped_early=np.zeros((count, stages), dtype=bool),
+            overrun=np.zeros((count, stages), dtype=np.int64),
         )
+
+    @classmethod
+    def stack(cls, outcomes: Sequence[TrialOutcome], patients: int) -> OutcomeBatch:
+        """Stack per-replicate outcomes, padding each to ``patients``."""
+        batch = cls.empty(len(outcomes), len(outcomes[0].turned_away), patients)
         for i, outcome in enumerate(outcomes):
-            n = outcome.registered
+            n = outcome.entry_week.shape[1]
+            batch.turned_away[i] = outcome.turned_away
+            batch.stopped_early[i] = outcome.stopped_early
+            batch.overrun[i] = outcome.overrun
             batch.entry_week[i, :, :n] = outcome.entry_week
             batch.exit_week[i, :, :n] = outcome.exit_week
             batch.responded[i, :, :n] = outcome.responded
@@ -156,16 +178,30 @@ class WorldTrial:
         self.entry_week = np.full((n_stages, n), np.nan)
         self.exit_week = np.full((n_stages, n), np.nan)
         self.off_week = np.full(n, np.nan)
+        # Interim monitoring (observed stages with a Simon rule)
+        self.pending = [0] * n_stages
+        self.assessed_evaluable = [0] * n_stages
+        self.early_responders = [0] * n_stages
+        self.interim_read = [False] * n_stages
+        self.closed = [False] * n_stages
+        self.stopped_early = np.zeros(n_stages, dtype=bool)
+        self.overrun = np.zeros(n_stages, dtype=np.int64)
+
+    @property
+    def registration_open(self) -> bool:
+        """Whether the first stage may still admit patients."""
+        return not self.closed[0]
 
     def outcome(self) -> TrialOutcome:
         """The finished trial's outcome arrays."""
         return TrialOutcome(
-            registered=len(self.draws.registration_week),
             entry_week=self.entry_week,
             exit_week=self.exit_week,
             responded=self.responds & ~np.isnan(self.exit_week),
             off_week=self.off_week,
             turned_away=self.turned_away,
+            stopped_early=self.stopped_early,
+            overrun=self.overrun,
         )
 
     def register_all(self) -> None:
@@ -221,11 +257,17 @@ class WorldTrial:
         # Times are carried as exact weeks: SimPy's clock (now + delay) may differ
         # in the last bit, and the outcome must not depend on the event path.
         stage_plan = self.plan.stages[stage]
-        if self.entries[stage] >= stage_plan.max_entries:
+        refusal = self._refusal(stage)
+        if refusal:
             self.turned_away[stage] += 1
             self.off_week[patient] = week
-            self._log(patient, stage_plan.id, "turned away", "stage cap reached")
+            self._log(patient, stage_plan.id, "turned away", refusal)
             return
+        interim = stage_plan.interim
+        if interim is not None:
+            if not self.interim_read[stage] and self._filled(stage) >= interim.n1:
+                self.overrun[stage] += 1
+            self.pending[stage] += 1
         self.entries[stage] += 1
         self.entry_week[stage, patient] = week
         self._log(patient, stage_plan.id, "entered", stage_plan.treatment)
@@ -233,11 +275,57 @@ class WorldTrial:
         leaving = self.env.timeout(leave - self.env.now)
         leaving.callbacks.append(partial(self._leave, patient, stage, leave))
 
+    def _filled(self, stage: int) -> int:
+        return self.assessed_evaluable[stage] + self.pending[stage]
+
+    def _refusal(self, stage: int) -> str:
+        """Why ``stage`` admits no one now, or "" if it admits."""
+        stage_plan = self.plan.stages[stage]
+        if self.closed[stage]:
+            return "stage stopped at the interim" if self.stopped_early[stage] else "stage complete"
+        if self.entries[stage] >= stage_plan.max_entries:
+            return "stage cap reached"
+        interim = stage_plan.interim
+        if interim is not None:
+            if self._filled(stage) >= interim.n:
+                return "planned evaluable patients reached or pending"
+            if interim.pause and not self.interim_read[stage] and self._filled(stage) >= interim.n1:
+                return "paused for the interim analysis"
+        return ""
+
+    def _monitor(self, patient: int, stage: int) -> None:
+        """Count an exit from a monitored stage; read the interim when due."""
+        interim = self.plan.stages[stage].interim
+        if interim is None:
+            return
+        self.pending[stage] -= 1
+        if not self.draws.evaluable[stage, patient]:
+            return
+        self.assessed_evaluable[stage] += 1
+        count = self.assessed_evaluable[stage]
+        if count <= interim.n1 and self.responds[stage, patient]:
+            self.early_responders[stage] += 1
+        if count == interim.n1:
+            self.interim_read[stage] = True
+            responders = self.early_responders[stage]
+            if responders <= interim.r1:
+                self.stopped_early[stage] = self.closed[stage] = True
+            verdict = "stop" if self.stopped_early[stage] else "continue"
+            self._log(
+                patient,
+                self.plan.stages[stage].id,
+                "interim analysis",
+                f"{responders} of {interim.n1} responded: {verdict}",
+            )
+        if count >= interim.n:
+            self.closed[stage] = True
+
     def _leave(self, patient: int, stage: int, now: float, _event: simpy.Event) -> None:
         draws = self.draws
         stage_plan = self.plan.stages[stage]
         self.exit_week[stage, patient] = now
         self.off_week[patient] = now
+        self._monitor(patient, stage)
         following = stage_plan.next_stage
         if not draws.evaluable[stage, patient]:
             self._log(patient, stage_plan.id, "not evaluable", self._exit_reason(stage, patient))
@@ -273,7 +361,10 @@ def _registration(
 ) -> Generator[simpy.Event, None, None]:
     for patient, week in enumerate(weeks):
         yield env.timeout(week - env.now)
-        for world in worlds:
+        open_worlds = [world for world in worlds if world.registration_open]
+        if not open_worlds:
+            return
+        for world in open_worlds:
             world.register(patient)
 
 
@@ -387,13 +478,7 @@ def _pass_chunk(plan: TrialPlan, draws: ChunkDraws, response_rate: np.ndarray) -
     rate = response_rate[replicate_index, stage_index, stacked.subgroup[:, None, :]]
     responds = stacked.evaluable & (stacked.response_uniform < rate)
     continued_until = stacked.registration_week + plan.continue_to_weeks
-    batch = OutcomeBatch(
-        entry_week=np.full((count, n_stages, n), np.nan),
-        exit_week=np.full((count, n_stages, n), np.nan),
-        responded=np.zeros((count, n_stages, n), dtype=bool),
-        off_week=np.full((count, n), np.nan),
-        turned_away=np.zeros((count, n_stages), dtype=np.int64),
-    )
+    batch = OutcomeBatch.empty(count, n_stages, n)
     arriving = np.arange(n)[None, :] < draws.registered[:, None]
     weeks = stacked.registration_week
     stage = 0

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trialsim.scenario import null_response_of
-from trialsim.schema import BetaPrior, Scenario
+from trialsim.schema import BetaPrior, ExactBinomialRule, Scenario, SimonRule
 
 WEEKS_PER_MONTH = 365.25 / 12 / 7
 NO_STAGE = -1
@@ -26,6 +26,21 @@ class AdverseEventPlan:
     name_index: int
     probability: float
     discontinues: bool
+
+
+@dataclass(frozen=True)
+class InterimPlan:
+    """Simon monitoring of a stage's evaluable patients.
+
+    Interim after ``n1`` evaluable: stop if at most ``r1`` responded. The stage
+    admits until ``n`` are evaluable (assessed or pending). With ``pause`` no
+    one enters while the first ``n1`` assessments are pending.
+    """
+
+    n1: int
+    r1: int
+    n: int
+    pause: bool
 
 
 @dataclass(frozen=True)
@@ -48,16 +63,17 @@ class StagePlan:
     entry: float
     max_entries: int
     adverse_events: tuple[AdverseEventPlan, ...]
+    interim: InterimPlan | None = None
 
     @property
     def observed(self) -> bool:
-        """Whether other patients' timing changes who may enter (a stage cap).
+        """Whether other patients' timing changes who may enter (a cap or an interim rule).
 
         Entries into and exits from an observed stage are SimPy events, so they
         happen in calendar order; elsewhere a patient's passage is computed at
         entry because no one else reacts to it.
         """
-        return self.max_entries < NO_CAP
+        return self.max_entries < NO_CAP or self.interim is not None
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,12 @@ class EndpointPlan:
     population_entered: bool
     p0: float
     alpha: float
+    simon_r: int | None = None
+
+    @property
+    def test(self) -> str:
+        """``simon`` (reject if over ``simon_r`` respond, unless stopped) or ``exact_binomial``."""
+        return "exact_binomial" if self.simon_r is None else "simon"
 
 
 @dataclass(frozen=True)
@@ -131,7 +153,8 @@ def compile_plan(spec: Scenario) -> TrialPlan:
             stages=tuple(index[s] for s in e.stage_ids),
             population_entered=e.population == "entered",
             p0=e.rule.p0,
-            alpha=e.rule.alpha,
+            alpha=e.rule.alpha if isinstance(e.rule, ExactBinomialRule) else math.nan,
+            simon_r=e.rule.r if isinstance(e.rule, SimonRule) else None,
         )
         for e in spec.endpoints
     )
@@ -183,6 +206,7 @@ def _stage_plan(
         next_stage=index[stage.next_on_failure] if stage.next_on_failure else NO_STAGE,
         entry=stage.entry,
         max_entries=stage.max_entries or NO_CAP,
+        interim=_interim_of(spec, stage.id),
         adverse_events=tuple(
             AdverseEventPlan(
                 name_index=event_names.index(e.name),
@@ -192,3 +216,11 @@ def _stage_plan(
             for e in stage.adverse_events
         ),
     )
+
+
+def _interim_of(spec: Scenario, stage_id: str) -> InterimPlan | None:
+    for endpoint in spec.endpoints:
+        rule = endpoint.rule
+        if isinstance(rule, SimonRule) and endpoint.stage == stage_id:
+            return InterimPlan(rule.n1, rule.r1, rule.n, rule.during_interim == "pause")
+    return None

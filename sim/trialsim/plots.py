@@ -241,6 +241,13 @@ def _pair_frequencies(
     return np.column_stack([codes // width, codes % width]), frequency[codes]
 
 
+def rejection_boundary(result: SimulationResult, endpoint: EndpointPlan) -> np.ndarray:
+    """Smallest responder count that rejects H0, for each denominator 0..patients."""
+    if endpoint.simon_r is None:
+        return critical_values(result.plan.patients, endpoint.p0, endpoint.alpha)
+    return np.full(result.plan.patients + 1, endpoint.simon_r + 1)
+
+
 def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = None) -> Axes:
     """Responders against denominator in every replicate, with the rejection boundary.
 
@@ -307,7 +314,7 @@ def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = 
         )
 
     denominators = np.arange(result.plan.patients + 1)
-    critical = critical_values(result.plan.patients, endpoint.p0, endpoint.alpha)
+    critical = rejection_boundary(result, endpoint)
     observed = np.concatenate([points[:, 0] for points, _ in pairs.values()])
     left, right = float(observed.min()) - 1.0, float(observed.max()) + 1.0
     shown = (denominators >= left) & (denominators <= right)
@@ -332,7 +339,11 @@ def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = 
         drawstyle="steps-mid",
         color="black",
         linewidth=1.4,
-        label=f"exact critical value (p0 = {endpoint.p0:g}, α = {endpoint.alpha:g})",
+        label=(
+            f"exact critical value (p0 = {endpoint.p0:g}, α = {endpoint.alpha:g})"
+            if endpoint.simon_r is None
+            else f"Simon: reject if more than r = {endpoint.simon_r} respond (unless stopped)"
+        ),
         gid="rejection-boundary",
     )
 

@@ -21,7 +21,7 @@ ALTERNATIVE = 0
 NULL = 1
 WORLDS = ("alternative", "null")
 
-STAGE_COUNTS = ("entered", "evaluable", "responders", "turned_away")
+STAGE_COUNTS = ("entered", "evaluable", "responders", "turned_away", "stopped_early", "overrun")
 SUBGROUP_COUNTS = ("entered", "evaluable", "responders")
 ENDPOINT_FIELDS = ("denominator", "responders", "reject", "stopped_early", "true_rate")
 TRIAL_FIELDS = (
@@ -71,7 +71,10 @@ class RecordMaker:
     def __init__(self, plan: TrialPlan):
         self.plan = plan
         self.layout = RecordLayout.for_plan(plan)
-        self.critical = [critical_values(plan.patients, e.p0, e.alpha) for e in plan.endpoints]
+        self.critical = [
+            critical_values(plan.patients, e.p0, e.alpha) if e.simon_r is None else None
+            for e in plan.endpoints
+        ]
         self.has_prior = any(stage.response_prior is not None for stage in plan.stages)
         self._fixed_true_rates: dict[int, np.ndarray] = {}
 
@@ -138,9 +141,8 @@ class RecordMaker:
         plan = self.plan
         count = len(draws.registered)
         stacked = draws.stacked
-        registered = draws.registered
-        patients = np.arange(stacked.registration_week.shape[1])
-        is_registered = patients[None, :] < registered[:, None]
+        is_registered = ~np.isnan(outcomes.entry_week[:, 0])
+        registered = is_registered.sum(axis=1)
         cutoff = plan.cutoff_week
         in_data = outcomes.entry_week <= cutoff
         evaluable = in_data & (outcomes.exit_week <= cutoff) & stacked.evaluable
@@ -153,8 +155,9 @@ class RecordMaker:
         last_off = np.where(np.isnan(outcomes.off_week), 0.0, outcomes.off_week).max(
             axis=1, initial=0.0
         )
-        padded = np.concatenate([np.zeros((count, 1)), stacked.registration_week], axis=1)
-        last_registration = padded[np.arange(count), registered]
+        last_registration = np.where(is_registered, outcomes.entry_week[:, 0], 0.0).max(
+            axis=1, initial=0.0
+        )
         columns: list[np.ndarray] = [
             np.arange(first_replicate, first_replicate + count),
             np.full(count, world),
@@ -173,6 +176,8 @@ class RecordMaker:
                 evaluable_count[:, s],
                 responder_count[:, s],
                 outcomes.turned_away[:, s],
+                outcomes.stopped_early[:, s],
+                outcomes.overrun[:, s],
             ]
         if len(plan.subgroup_names) > 1:
             for s in range(len(plan.stages)):
@@ -198,6 +203,13 @@ class RecordMaker:
             counted = in_data[:, first] if endpoint.population_entered else evaluable[:, first]
             successes = counted & responders[:, list(endpoint.stages)].any(axis=1)
             denominator, responded = counted.sum(axis=1), successes.sum(axis=1)
-            reject = responded >= self.critical[e][denominator]
-            columns += [denominator, responded, reject, np.zeros(count), true_rates[:, e]]
+            if endpoint.simon_r is None:
+                stopped = np.zeros(count, dtype=bool)
+                table = self.critical[e]
+                assert table is not None
+                reject = responded >= table[denominator]
+            else:
+                stopped = outcomes.stopped_early[:, first]
+                reject = ~stopped & (responded > endpoint.simon_r)
+            columns += [denominator, responded, reject, stopped, true_rates[:, e]]
         return np.column_stack(columns).astype(float)

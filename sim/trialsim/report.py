@@ -327,7 +327,14 @@ def _adverse_event_section(summary: Mapping[str, Any]) -> str:
     )
 
 
-STAGE_COUNT_NAMES = ("entered", "evaluable", "responders", "turned_away")
+STAGE_COUNT_NAMES = (
+    "entered",
+    "evaluable",
+    "responders",
+    "turned_away",
+    "stopped_early",
+    "overrun",
+)
 
 
 def _stage_section(summary: Mapping[str, Any]) -> str:
@@ -353,8 +360,22 @@ def _stage_section(summary: Mapping[str, Any]) -> str:
         "<h2>Stages</h2>"
         '<p class="note">Mean patients per simulated trial. Alternative world: response rates as '
         "written; null world: every stage at its null response rate. Turned away: patients who "
-        "would have entered a stage that was not admitting.</p>"
-        + _table(["Stage", "World", "Entered", "Evaluable", "Responders", "Turned away"], rows)
+        "would have entered a stage that was not admitting. Stopped early: share of trials whose "
+        "interim analysis stopped the stage. Over-run: patients admitted while the interim "
+        "analysis was pending (Simon rules with <code>during_interim: continue</code>).</p>"
+        + _table(
+            [
+                "Stage",
+                "World",
+                "Entered",
+                "Evaluable",
+                "Responders",
+                "Turned away",
+                "Stopped early",
+                "Over-run",
+            ],
+            rows,
+        )
     )
     if subgroup_rows:
         section += "<h3>By subgroup (alternative world)</h3>" + _table(

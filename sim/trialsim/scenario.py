@@ -128,6 +128,16 @@ def _dotted(path: tuple[Any, ...]) -> str:
 def _problem_from_pydantic(error: Any, document: YamlDocument, file: str) -> Problem:
     path = tuple(part for part in error["loc"] if not _is_union_branch(part))
     message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "union_tag_invalid":
+        context = error.get("ctx", {})
+        expected = context.get("expected_tags", "").replace("<", "").replace(">", "")
+        tag = context.get("tag", "").strip("<>")
+        message = f"unknown choice {tag!r}; expected one of {expected}"
+        if isinstance(error.get("input"), dict) and "test" in error["input"]:
+            path = (*path, "test")
+            return Problem(file, document.line_of(path), _dotted(path), error["type"], message, tag)
+    if error["type"] == "union_tag_not_found":
+        message = "a rule needs `test:` naming its test (exact_binomial or simon)"
     value = error.get("input")
     if error["type"] == "missing":
         value = None
@@ -275,6 +285,8 @@ def _endpoint_problems(
             )
             continue
         key = "stage" if endpoint.stage is not None else "stages"
+        if endpoint.rule.test == "simon":
+            found.extend(_simon_problems(spec, i))
         unknown = [s for s in endpoint.stage_ids if s not in index]
         if unknown:
             found.append((("endpoints", i, key), "unknown_stage", "no stage has this id", unknown))
@@ -290,6 +302,42 @@ def _endpoint_problems(
                     )
                 )
                 break
+    return found
+
+
+def _simon_problems(spec: Scenario, i: int) -> list[tuple[tuple[Any, ...], str, str, Any]]:
+    endpoint = spec.endpoints[i]
+    found: list[tuple[tuple[Any, ...], str, str, Any]] = []
+    if endpoint.stage is None:
+        found.append(
+            (
+                ("endpoints", i, "stages"),
+                "simon_one_stage",
+                "a simon rule applies to one stage: use `stage`",
+                endpoint.stages,
+            )
+        )
+    if endpoint.population != "evaluable":
+        found.append(
+            (
+                ("endpoints", i, "population"),
+                "simon_evaluable",
+                "a simon rule counts evaluable patients",
+                endpoint.population,
+            )
+        )
+    earlier = [
+        e.id for e in spec.endpoints[:i] if e.rule.test == "simon" and e.stage == endpoint.stage
+    ]
+    if earlier:
+        found.append(
+            (
+                ("endpoints", i, "stage"),
+                "one_simon_per_stage",
+                f"stage already monitored by simon endpoint {earlier[0]}",
+                endpoint.stage,
+            )
+        )
     return found
 
 

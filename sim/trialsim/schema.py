@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=64)]
@@ -129,7 +137,41 @@ class ExactBinomialRule(_Strict):
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
 
 
-Rule = ExactBinomialRule
+class SimonRule(_Strict):
+    """Simon two-stage rule on one stage's evaluable patients.
+
+    Interim after ``n1`` evaluable: the stage stops if at most ``r1`` responded.
+    The stage admits patients until ``n`` are evaluable; H0 is rejected if more
+    than ``r`` of them respond. ``during_interim``: ``pause`` holds entries while
+    the first ``n1`` assessments are pending, ``continue`` keeps admitting.
+    """
+
+    test: Literal["simon"]
+    p0: float = Field(gt=0.0, lt=1.0)
+    r1: int = Field(ge=0, le=10_000)
+    n1: int = Field(ge=1, le=10_000)
+    r: int = Field(ge=0, le=10_000)
+    n: int = Field(ge=2, le=10_000)
+    during_interim: Literal["pause", "continue"] = "pause"
+
+    @model_validator(mode="after")
+    def _a_two_stage_design(self) -> SimonRule:
+        if not (self.r1 < self.n1 < self.n and self.r1 <= self.r < self.n):
+            raise ValueError(
+                f"need r1 < n1 < n and r1 <= r < n, got r1={self.r1}, n1={self.n1}, "
+                f"r={self.r}, n={self.n}"
+            )
+        return self
+
+
+def _rule_form(value: Any) -> str | None:
+    return f"<{value['test']}>" if isinstance(value, dict) and "test" in value else None
+
+
+Rule = Annotated[
+    Annotated[ExactBinomialRule, Tag("<exact_binomial>")] | Annotated[SimonRule, Tag("<simon>")],
+    Discriminator(_rule_form),
+]
 
 
 class Endpoint(_Strict):

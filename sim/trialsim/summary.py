@@ -11,7 +11,7 @@ from trialsim import __version__
 from trialsim.binomial import clopper_pearson_covers
 from trialsim.draws import null_response_rate
 from trialsim.exact import exact_operating_characteristics, rates_are_drawn
-from trialsim.records import ALTERNATIVE, NULL
+from trialsim.records import ALTERNATIVE, NULL, STAGE_COUNTS
 from trialsim.runner import SimulationResult
 
 QUANTILES = (("p05", 0.05), ("p50", 0.50), ("p95", 0.95))
@@ -72,7 +72,7 @@ def summarise(result: SimulationResult) -> dict[str, Any]:
         "endpoints": {},
     }
     alternative_rate = np.array([stage.response for stage in plan.stages])
-    for endpoint in plan.endpoints:
+    for index, endpoint in enumerate(plan.endpoints):
         prefix = f"endpoint.{endpoint.id}."
         exact_alternative = (
             None
@@ -89,7 +89,7 @@ def summarise(result: SimulationResult) -> dict[str, Any]:
         summary["endpoints"][endpoint.id] = {
             "stages": [plan.stages[s].id for s in endpoint.stages],
             "population": "entered" if endpoint.population_entered else "evaluable",
-            "rule": {"test": "exact_binomial", "p0": endpoint.p0, "alpha": endpoint.alpha},
+            "rule": spec.endpoints[index].rule.model_dump(),
             "power": power,
             "power_se": proportion_se(power, result.replicates),
             "power_exact": exact_alternative.rejection if exact_alternative else None,
@@ -97,7 +97,9 @@ def summarise(result: SimulationResult) -> dict[str, Any]:
             "type1_error_se": proportion_se(type1, result.replicates),
             "type1_error_exact": exact_null.rejection if exact_null else None,
             "early_stop": float(column(alternative, prefix + "stopped_early").mean()),
+            "early_stop_exact": exact_alternative.early_termination if exact_alternative else None,
             "early_stop_null": float(column(null, prefix + "stopped_early").mean()),
+            "early_stop_null_exact": exact_null.early_termination if exact_null else None,
             "evaluable_mean": float(denominators.mean()),
             "evaluable_mean_se": _mean_se(denominators),
             "evaluable_mean_exact": exact_alternative.denominator_mean
@@ -177,7 +179,7 @@ def _stage_summary(
     for world_name, records in (("alternative", alternative), ("null", null)):
         counts[world_name] = {
             name: float(layout.column(records, f"stage.{stage_id}.{name}").mean())
-            for name in ("entered", "evaluable", "responders", "turned_away")
+            for name in STAGE_COUNTS
         }
     groups = result.plan.subgroup_names
     if len(groups) > 1:
