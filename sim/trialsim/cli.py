@@ -240,16 +240,23 @@ def _design_inputs(p0: float, p1: float, alpha: float, power: float) -> None:
             )
 
 
+NullRate = Annotated[float, typer.Option(help="Response rate under H0.", show_default=False)]
+AlternativeRate = Annotated[
+    float, typer.Option(help="Response rate under the alternative.", show_default=False)
+]
+Alpha = Annotated[float, typer.Option(help="Largest type I error.")]
+Power = Annotated[float, typer.Option(help="Smallest power at p1.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
 @design_app.command("simon")
 def design_simon(
-    p0: Annotated[float, typer.Option(help="Response rate under H0.", show_default=False)],
-    p1: Annotated[
-        float, typer.Option(help="Response rate under the alternative.", show_default=False)
-    ],
-    alpha: Annotated[float, typer.Option(help="Largest type I error.")] = 0.05,
-    power: Annotated[float, typer.Option(help="Smallest power at p1.")] = 0.80,
+    p0: NullRate,
+    p1: AlternativeRate,
+    alpha: Alpha = 0.05,
+    power: Power = 0.80,
     nmax: Annotated[int, typer.Option(min=2, max=500, help="Largest total n searched.")] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Simon two-stage designs: minimax, optimal and admissible (Jung et al. 2004).
 
@@ -320,14 +327,12 @@ def design_simon(
 
 @design_app.command("single")
 def design_single(
-    p0: Annotated[float, typer.Option(help="Response rate under H0.", show_default=False)],
-    p1: Annotated[
-        float, typer.Option(help="Response rate under the alternative.", show_default=False)
-    ],
-    alpha: Annotated[float, typer.Option(help="Largest type I error.")] = 0.05,
-    power: Annotated[float, typer.Option(help="Smallest power at p1.")] = 0.80,
+    p0: NullRate,
+    p1: AlternativeRate,
+    alpha: Alpha = 0.05,
+    power: Power = 0.80,
     nmax: Annotated[int, typer.Option(min=1, max=10_000, help="Largest n searched.")] = 500,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Exact one-stage design: reject H0 if at least r of n respond.
 
