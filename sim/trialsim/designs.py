@@ -58,12 +58,46 @@ def simon_characteristics(r1: int, n1: int, r: int, n: int, rate: float) -> TwoS
     >>> round(c.early_termination, 3), round(c.expected_n, 1)
     (0.736, 15.0)
     """
-    first = binomial_pmf(np.arange(n1 + 1), n1, rate)
-    pet = float(first[: r1 + 1].sum())
-    x1 = np.arange(r1 + 1, n1 + 1)
-    later = upper_tail(r + 1 - x1, np.full_like(x1, n - n1), rate)
-    rejection = float(first[r1 + 1 :] @ later)
-    return TwoStageCharacteristics(rejection, pet, n1 + (1 - pet) * (n - n1))
+    return sequential_characteristics(((n1, r1),), n, r + 1, rate)
+
+
+def sequential_characteristics(
+    looks: tuple[tuple[int, int], ...], n: int, final_min: int, rate: float
+) -> TwoStageCharacteristics:
+    """Exact characteristics of a single-arm design with futility looks.
+
+    Parameters
+    ----------
+    looks : tuple of (count, stop_at_most)
+        After ``count`` evaluable patients, stop if at most ``stop_at_most``
+        responded (-1: never stop there). Counts increase and are below ``n``.
+    n : int
+        Evaluable patients at the final analysis.
+    final_min : int
+        Reject H0 at the end if at least this many of ``n`` responded.
+    rate : float
+        True response probability.
+
+    Returns
+    -------
+    TwoStageCharacteristics
+        ``early_termination`` is the probability of stopping at any look.
+    """
+    # dist[x]: probability of x responders so far and not stopped
+    dist = np.ones(1)
+    seen = 0
+    stopped = expected_n = 0.0
+    for count, stop_at_most in (*looks, (n, -1)):
+        segment = binomial_pmf(np.arange(count - seen + 1), count - seen, rate)
+        dist = np.convolve(dist, segment)
+        seen = count
+        stop = float(dist[: stop_at_most + 1].sum())
+        stopped += stop
+        expected_n += stop * count
+        dist[: stop_at_most + 1] = 0.0
+    continuing = float(dist.sum())
+    rejection = float(dist[final_min:].sum())
+    return TwoStageCharacteristics(rejection, stopped, expected_n + continuing * n)
 
 
 @dataclass(frozen=True)

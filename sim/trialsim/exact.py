@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trialsim.binomial import binomial_pmf, critical_values, log_factorials, upper_tail
-from trialsim.designs import simon_characteristics
+from trialsim.designs import sequential_characteristics
 from trialsim.plan import NO_CAP, EndpointPlan, StagePlan, TrialPlan
 
 
@@ -159,8 +159,8 @@ def exact_operating_characteristics(
     ExactCharacteristics or None
         None when the design admits no exact value (see :func:`exact_allowed`).
     """
-    if endpoint.simon_r is not None:
-        return _simon_exact(plan, endpoint, response_rate)
+    if endpoint.monitored:
+        return _monitored_exact(plan, endpoint, response_rate)
     if not exact_allowed(plan, endpoint):
         return None
     p_in, p_success = patient_probabilities(plan, endpoint, response_rate)
@@ -181,13 +181,13 @@ def exact_operating_characteristics(
     )
 
 
-def _simon_exact(
+def _monitored_exact(
     plan: TrialPlan, endpoint: EndpointPlan, response_rate: np.ndarray
 ) -> ExactCharacteristics | None:
-    """Simon's exact values for a monitored first stage that pauses at the interim.
+    """Exact values for a monitored first stage that pauses at its looks.
 
     Then the stage's evaluable patients are independent with one response
-    probability, and the stage reads its interim on exactly the first ``n1``.
+    probability, and each look reads exactly the first patients it counts.
     The value assumes registration lasts until ``n`` are evaluable; the
     simulation reports how often it fell short.
     """
@@ -195,7 +195,7 @@ def _simon_exact(
     interim = stage.interim
     if (
         interim is None
-        or endpoint.simon_r is None
+        or endpoint.final_min is None
         or endpoint.stages[0] != 0
         or not interim.pause
         or not plan.cutoff_is_complete
@@ -204,7 +204,7 @@ def _simon_exact(
     ):
         return None
     _, p_success = patient_probabilities(plan, endpoint, response_rate)
-    result = simon_characteristics(interim.r1, interim.n1, endpoint.simon_r, interim.n, p_success)
+    result = sequential_characteristics(interim.looks, interim.n, endpoint.final_min, p_success)
     return ExactCharacteristics(
         rejection=result.rejection,
         denominator_mean=result.expected_n,

@@ -181,8 +181,8 @@ class WorldTrial:
         # Interim monitoring (observed stages with a Simon rule)
         self.pending = [0] * n_stages
         self.assessed_evaluable = [0] * n_stages
-        self.early_responders = [0] * n_stages
-        self.interim_read = [False] * n_stages
+        self.assessed_responders = [0] * n_stages
+        self.looks_read = [0] * n_stages
         self.closed = [False] * n_stages
         self.stopped_early = np.zeros(n_stages, dtype=bool)
         self.overrun = np.zeros(n_stages, dtype=np.int64)
@@ -265,7 +265,7 @@ class WorldTrial:
             return
         interim = stage_plan.interim
         if interim is not None:
-            if not self.interim_read[stage] and self._filled(stage) >= interim.n1:
+            if self._awaited_look(stage) is not None:
                 self.overrun[stage] += 1
             self.pending[stage] += 1
         self.entries[stage] += 1
@@ -289,12 +289,21 @@ class WorldTrial:
         if interim is not None:
             if self._filled(stage) >= interim.n:
                 return "planned evaluable patients reached or pending"
-            if interim.pause and not self.interim_read[stage] and self._filled(stage) >= interim.n1:
+            if interim.pause and self._awaited_look(stage) is not None:
                 return "paused for the interim analysis"
         return ""
 
+    def _awaited_look(self, stage: int) -> int | None:
+        """Count of the next unread look if enough patients are in for it, else None."""
+        interim = self.plan.stages[stage].interim
+        assert interim is not None
+        read = self.looks_read[stage]
+        if read < len(interim.looks) and self._filled(stage) >= interim.looks[read][0]:
+            return interim.looks[read][0]
+        return None
+
     def _monitor(self, patient: int, stage: int) -> None:
-        """Count an exit from a monitored stage; read the interim when due."""
+        """Count an exit from a monitored stage; read a look when due."""
         interim = self.plan.stages[stage].interim
         if interim is None:
             return
@@ -302,20 +311,19 @@ class WorldTrial:
         if not self.draws.evaluable[stage, patient]:
             return
         self.assessed_evaluable[stage] += 1
-        count = self.assessed_evaluable[stage]
-        if count <= interim.n1 and self.responds[stage, patient]:
-            self.early_responders[stage] += 1
-        if count == interim.n1:
-            self.interim_read[stage] = True
-            responders = self.early_responders[stage]
-            if responders <= interim.r1:
+        self.assessed_responders[stage] += bool(self.responds[stage, patient])
+        count, responders = self.assessed_evaluable[stage], self.assessed_responders[stage]
+        read = self.looks_read[stage]
+        if read < len(interim.looks) and count == interim.looks[read][0]:
+            self.looks_read[stage] += 1
+            if responders <= interim.looks[read][1]:
                 self.stopped_early[stage] = self.closed[stage] = True
             verdict = "stop" if self.stopped_early[stage] else "continue"
             self._log(
                 patient,
                 self.plan.stages[stage].id,
                 "interim analysis",
-                f"{responders} of {interim.n1} responded: {verdict}",
+                f"{responders} of {count} responded: {verdict}",
             )
         if count >= interim.n:
             self.closed[stage] = True

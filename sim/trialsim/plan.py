@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trialsim.scenario import null_response_of
-from trialsim.schema import BetaPrior, ExactBinomialRule, Scenario, SimonRule
+from trialsim.schema import BayesRule, BetaPrior, ExactBinomialRule, Scenario, SimonRule
 
 WEEKS_PER_MONTH = 365.25 / 12 / 7
 NO_STAGE = -1
@@ -30,15 +30,15 @@ class AdverseEventPlan:
 
 @dataclass(frozen=True)
 class InterimPlan:
-    """Simon monitoring of a stage's evaluable patients.
+    """Monitoring of a stage's evaluable patients (Simon or Bayesian rule).
 
-    Interim after ``n1`` evaluable: stop if at most ``r1`` responded. The stage
-    admits until ``n`` are evaluable (assessed or pending). With ``pause`` no
-    one enters while the first ``n1`` assessments are pending.
+    At each look ``(count, stop_at_most)``, after ``count`` evaluable, the stage
+    stops if at most ``stop_at_most`` responded (-1: never). The stage admits
+    until ``n`` are evaluable (assessed or pending). With ``pause`` no one
+    enters while the assessments a look waits for are pending.
     """
 
-    n1: int
-    r1: int
+    looks: tuple[tuple[int, int], ...]
     n: int
     pause: bool
 
@@ -85,12 +85,17 @@ class EndpointPlan:
     population_entered: bool
     p0: float
     alpha: float
-    simon_r: int | None = None
+    test: str = "exact_binomial"
+    final_min: int | None = None
 
     @property
-    def test(self) -> str:
-        """``simon`` (reject if over ``simon_r`` respond, unless stopped) or ``exact_binomial``."""
-        return "exact_binomial" if self.simon_r is None else "simon"
+    def monitored(self) -> bool:
+        """Whether the endpoint's stage has interim looks (``simon`` or ``bayes``).
+
+        Such an endpoint rejects H0 with at least ``final_min`` responders,
+        unless a look stopped the stage.
+        """
+        return self.final_min is not None
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,10 @@ def compile_plan(spec: Scenario) -> TrialPlan:
             population_entered=e.population == "entered",
             p0=e.rule.p0,
             alpha=e.rule.alpha if isinstance(e.rule, ExactBinomialRule) else math.nan,
-            simon_r=e.rule.r if isinstance(e.rule, SimonRule) else None,
+            test=e.rule.test,
+            final_min=_monitoring_of(e.rule)[1]
+            if not isinstance(e.rule, ExactBinomialRule)
+            else None,
         )
         for e in spec.endpoints
     )
@@ -221,6 +229,19 @@ def _stage_plan(
 def _interim_of(spec: Scenario, stage_id: str) -> InterimPlan | None:
     for endpoint in spec.endpoints:
         rule = endpoint.rule
-        if isinstance(rule, SimonRule) and endpoint.stage == stage_id:
-            return InterimPlan(rule.n1, rule.r1, rule.n, rule.during_interim == "pause")
+        if not isinstance(rule, ExactBinomialRule) and endpoint.stage == stage_id:
+            looks, _ = _monitoring_of(rule)
+            return InterimPlan(looks, rule.n, rule.during_interim == "pause")
     return None
+
+
+def _monitoring_of(rule: SimonRule | BayesRule) -> tuple[tuple[tuple[int, int], ...], int]:
+    """The looks and final minimum responders of a monitoring rule."""
+    if isinstance(rule, SimonRule):
+        return ((rule.n1, rule.r1),), rule.r + 1
+    from trialsim.bayes import futility_boundaries
+
+    prior = (rule.prior[0], rule.prior[1])
+    return futility_boundaries(
+        rule.p0, prior, rule.success, rule.n, rule.looks, rule.futility, rule.futility_below
+    )

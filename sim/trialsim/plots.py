@@ -243,9 +243,9 @@ def _pair_frequencies(
 
 def rejection_boundary(result: SimulationResult, endpoint: EndpointPlan) -> np.ndarray:
     """Smallest responder count that rejects H0, for each denominator 0..patients."""
-    if endpoint.simon_r is None:
+    if endpoint.final_min is None:
         return critical_values(result.plan.patients, endpoint.p0, endpoint.alpha)
-    return np.full(result.plan.patients + 1, endpoint.simon_r + 1)
+    return np.full(result.plan.patients + 1, endpoint.final_min)
 
 
 def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = None) -> Axes:
@@ -341,8 +341,9 @@ def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = 
         linewidth=1.4,
         label=(
             f"exact critical value (p0 = {endpoint.p0:g}, α = {endpoint.alpha:g})"
-            if endpoint.simon_r is None
-            else f"Simon: reject if more than r = {endpoint.simon_r} respond (unless stopped)"
+            if endpoint.final_min is None
+            else f"{endpoint.test}: reject with at least {endpoint.final_min} responders "
+            "(unless stopped)"
         ),
         gid="rejection-boundary",
     )

@@ -72,7 +72,7 @@ class RecordMaker:
         self.plan = plan
         self.layout = RecordLayout.for_plan(plan)
         self.critical = [
-            critical_values(plan.patients, e.p0, e.alpha) if e.simon_r is None else None
+            critical_values(plan.patients, e.p0, e.alpha) if not e.monitored else None
             for e in plan.endpoints
         ]
         self.has_prior = any(stage.response_prior is not None for stage in plan.stages)
@@ -203,13 +203,13 @@ class RecordMaker:
             counted = in_data[:, first] if endpoint.population_entered else evaluable[:, first]
             successes = counted & responders[:, list(endpoint.stages)].any(axis=1)
             denominator, responded = counted.sum(axis=1), successes.sum(axis=1)
-            if endpoint.simon_r is None:
+            if endpoint.final_min is None:
                 stopped = np.zeros(count, dtype=bool)
                 table = self.critical[e]
                 assert table is not None
                 reject = responded >= table[denominator]
             else:
                 stopped = outcomes.stopped_early[:, first]
-                reject = ~stopped & (responded > endpoint.simon_r)
+                reject = ~stopped & (responded >= endpoint.final_min)
             columns += [denominator, responded, reject, stopped, true_rates[:, e]]
         return np.column_stack(columns).astype(float)

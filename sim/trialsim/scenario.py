@@ -14,6 +14,7 @@ from trialsim.schema import Scenario
 from trialsim.yaml_source import YamlDocument, read_yaml
 
 MAX_FILE_BYTES = 1_000_000
+MONITORING_TESTS = ("simon", "bayes")
 
 
 @dataclass(frozen=True)
@@ -285,8 +286,8 @@ def _endpoint_problems(
             )
             continue
         key = "stage" if endpoint.stage is not None else "stages"
-        if endpoint.rule.test == "simon":
-            found.extend(_simon_problems(spec, i))
+        if endpoint.rule.test in MONITORING_TESTS:
+            found.extend(_monitoring_problems(spec, i))
         unknown = [s for s in endpoint.stage_ids if s not in index]
         if unknown:
             found.append((("endpoints", i, key), "unknown_stage", "no stage has this id", unknown))
@@ -305,15 +306,16 @@ def _endpoint_problems(
     return found
 
 
-def _simon_problems(spec: Scenario, i: int) -> list[tuple[tuple[Any, ...], str, str, Any]]:
+def _monitoring_problems(spec: Scenario, i: int) -> list[tuple[tuple[Any, ...], str, str, Any]]:
     endpoint = spec.endpoints[i]
+    test = endpoint.rule.test
     found: list[tuple[tuple[Any, ...], str, str, Any]] = []
     if endpoint.stage is None:
         found.append(
             (
                 ("endpoints", i, "stages"),
-                "simon_one_stage",
-                "a simon rule applies to one stage: use `stage`",
+                f"{test}_one_stage",
+                f"a {test} rule applies to one stage: use `stage`",
                 endpoint.stages,
             )
         )
@@ -321,20 +323,22 @@ def _simon_problems(spec: Scenario, i: int) -> list[tuple[tuple[Any, ...], str, 
         found.append(
             (
                 ("endpoints", i, "population"),
-                "simon_evaluable",
-                "a simon rule counts evaluable patients",
+                f"{test}_evaluable",
+                f"a {test} rule counts evaluable patients",
                 endpoint.population,
             )
         )
     earlier = [
-        e.id for e in spec.endpoints[:i] if e.rule.test == "simon" and e.stage == endpoint.stage
+        e.id
+        for e in spec.endpoints[:i]
+        if e.rule.test in MONITORING_TESTS and e.stage == endpoint.stage
     ]
     if earlier:
         found.append(
             (
                 ("endpoints", i, "stage"),
-                "one_simon_per_stage",
-                f"stage already monitored by simon endpoint {earlier[0]}",
+                "one_monitor_per_stage",
+                f"stage already monitored by endpoint {earlier[0]}",
                 endpoint.stage,
             )
         )

@@ -164,12 +164,44 @@ class SimonRule(_Strict):
         return self
 
 
+class BayesRule(_Strict):
+    """Bayesian monitoring of one stage's evaluable patients (Beta-binomial).
+
+    Final success if P(p > p0 | data) >= ``success`` with ``n`` evaluable. At each
+    look (after that many evaluable) the stage stops for futility when the
+    ``futility`` probability falls below ``futility_below``: the posterior
+    P(p > p0 | data), or the predictive probability of final success (Lee & Liu 2008).
+    """
+
+    test: Literal["bayes"]
+    p0: float = Field(gt=0.0, lt=1.0)
+    prior: list[Annotated[float, Field(gt=0, le=1e6)]] = Field(
+        [1.0, 1.0], min_length=2, max_length=2
+    )
+    success: float = Field(0.95, gt=0.0, lt=1.0)
+    n: int = Field(ge=1, le=10_000)
+    looks: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=100)
+    futility: Literal["posterior", "predictive"] = "predictive"
+    futility_below: float = Field(0.05, ge=0.0, lt=1.0)
+    during_interim: Literal["pause", "continue"] = "pause"
+
+    @model_validator(mode="after")
+    def _looks_before_the_end(self) -> BayesRule:
+        if any(b <= a for a, b in zip(self.looks, self.looks[1:], strict=False)) or any(
+            look >= self.n for look in self.looks
+        ):
+            raise ValueError(f"looks must increase and stay below n = {self.n}, got {self.looks}")
+        return self
+
+
 def _rule_form(value: Any) -> str | None:
     return f"<{value['test']}>" if isinstance(value, dict) and "test" in value else None
 
 
 Rule = Annotated[
-    Annotated[ExactBinomialRule, Tag("<exact_binomial>")] | Annotated[SimonRule, Tag("<simon>")],
+    Annotated[ExactBinomialRule, Tag("<exact_binomial>")]
+    | Annotated[SimonRule, Tag("<simon>")]
+    | Annotated[BayesRule, Tag("<bayes>")],
     Discriminator(_rule_form),
 ]
 

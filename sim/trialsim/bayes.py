@@ -1,0 +1,83 @@
+"""Decision tables of Bayesian monitoring rules (Beta prior, binomial data).
+
+A rule is turned into plain counts once per run: the fewest responders of
+``n`` that give final success, and at each look the most responders at which
+the stage stops for futility. The simulation then only compares counts.
+References: Thall & Simon (1994) for posterior monitoring; Lee & Liu (2008)
+for the predictive probability of final success.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def posterior_above(
+    p0: float, prior: tuple[float, float], responders: np.ndarray, trials: int
+) -> np.ndarray:
+    """P(p > p0 | responders of trials) under a Beta(a, b) prior, elementwise."""
+    from scipy import special
+
+    a, b = prior
+    x = np.asarray(responders, dtype=float)
+    return special.betaincc(a + x, b + trials - x, p0)
+
+
+def final_success_minimum(p0: float, prior: tuple[float, float], success: float, n: int) -> int:
+    """Fewest responders of ``n`` with P(p > p0 | data) >= ``success`` (n + 1 if none)."""
+    succeeds = posterior_above(p0, prior, np.arange(n + 1), n) >= success
+    return int(np.argmax(succeeds)) if succeeds.any() else n + 1
+
+
+def predictive_success(
+    prior: tuple[float, float], responders: np.ndarray, seen: int, n: int, final_min: int
+) -> np.ndarray:
+    """P(final success | responders of ``seen``), over the remaining ``n - seen`` (Lee & Liu 2008).
+
+    The remaining responders follow a beta-binomial with the current posterior.
+    """
+    from scipy import special
+
+    a, b = prior
+    x = np.asarray(responders, dtype=float)[:, None]
+    remaining = n - seen
+    y = np.arange(remaining + 1)[None, :]
+    log_pmf = (
+        special.gammaln(remaining + 1)
+        - special.gammaln(y + 1)
+        - special.gammaln(remaining - y + 1)
+        + special.betaln(a + x + y, b + seen - x + remaining - y)
+        - special.betaln(a + x, b + seen - x)
+    )
+    return np.where(x + y >= final_min, np.exp(log_pmf), 0.0).sum(axis=1)
+
+
+def futility_boundaries(
+    p0: float,
+    prior: tuple[float, float],
+    success: float,
+    n: int,
+    looks: list[int],
+    method: str,
+    below: float,
+) -> tuple[tuple[tuple[int, int], ...], int]:
+    """Counts that implement a Bayesian rule.
+
+    Returns
+    -------
+    looks : tuple of (count, stop_at_most)
+        At each look, stop if at most ``stop_at_most`` responded (-1: never).
+    final_min : int
+        Reject H0 at the end with at least this many responders of ``n``.
+    """
+    final_min = final_success_minimum(p0, prior, success, n)
+    boundaries = []
+    for seen in looks:
+        x = np.arange(seen + 1)
+        if method == "posterior":
+            probability = posterior_above(p0, prior, x, seen)
+        else:
+            probability = predictive_success(prior, x, seen, n, final_min)
+        futile = np.flatnonzero(probability < below)
+        boundaries.append((seen, int(futile.max()) if futile.size else -1))
+    return tuple(boundaries), final_min

@@ -1,0 +1,132 @@
+"""Bayesian monitoring: decision tables against scipy, simulation against exact values."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats
+
+from trialsim.bayes import (
+    final_success_minimum,
+    futility_boundaries,
+    posterior_above,
+    predictive_success,
+)
+from trialsim.designs import sequential_characteristics
+from trialsim.problems import ScenarioError
+from trialsim.runner import run_trials
+from trialsim.scenario import load_scenario
+from trialsim.summary import summarise
+
+REPLICATES = 3000
+
+
+def test_posterior_matches_scipy_beta():
+    for prior in [(1.0, 1.0), (0.5, 2.5), (3.0, 7.0)]:
+        for trials in [0, 5, 29]:
+            x = np.arange(trials + 1)
+            want = stats.beta.sf(0.15, prior[0] + x, prior[1] + trials - x)
+            np.testing.assert_allclose(posterior_above(0.15, prior, x, trials), want, rtol=1e-10)
+
+
+def test_predictive_probability_matches_beta_binomial():
+    prior, seen, n, final_min = (1.0, 1.0), 12, 30, 7
+    x = np.arange(seen + 1)
+    got = predictive_success(prior, x, seen, n, final_min)
+    for responders, value in zip(x, got, strict=True):
+        future = stats.betabinom(n - seen, prior[0] + responders, prior[1] + seen - responders)
+        want = future.sf(final_min - responders - 1)
+        assert value == pytest.approx(want, rel=1e-9, abs=1e-14)
+
+
+def test_final_minimum_is_the_definition():
+    final_min = final_success_minimum(0.1, (1.0, 1.0), 0.95, 29)
+    assert stats.beta.sf(0.1, 1 + final_min, 1 + 29 - final_min) >= 0.95
+    assert stats.beta.sf(0.1, final_min, 30 - final_min + 1) < 0.95
+
+
+def test_futility_boundaries_are_the_largest_futile_counts():
+    looks, final_min = futility_boundaries(0.1, (1.0, 1.0), 0.95, 29, [10, 20], "predictive", 0.1)
+    for seen, stop_at_most in looks:
+        x = np.arange(seen + 1)
+        futile = predictive_success((1.0, 1.0), x, seen, 29, final_min) < 0.1
+        assert stop_at_most == (int(np.flatnonzero(futile).max()) if futile.any() else -1)
+        assert np.all(futile[: stop_at_most + 1]) and not np.any(futile[stop_at_most + 1 :])
+
+
+def brute_force(looks, n, final_min, p):
+    """Enumerate every response sequence of n patients."""
+    reject = stop = expected = 0.0
+    for outcome in itertools.product((0, 1), repeat=n):
+        probability = p ** sum(outcome) * (1 - p) ** (n - sum(outcome))
+        for count, stop_at_most in looks:
+            if sum(outcome[:count]) <= stop_at_most:
+                stop += probability
+                expected += probability * count
+                break
+        else:
+            expected += probability * n
+            reject += probability * (sum(outcome) >= final_min)
+    return reject, stop, expected
+
+
+@pytest.mark.parametrize("p", [0.1, 0.35])
+def test_sequential_characteristics_match_enumeration(p):
+    looks, n, final_min = ((3, 0), (7, 1), (10, 3)), 13, 5
+    got = sequential_characteristics(looks, n, final_min, p)
+    reject, stop, expected = brute_force(looks, n, final_min, p)
+    assert got.rejection == pytest.approx(reject, rel=1e-10)
+    assert got.early_termination == pytest.approx(stop, rel=1e-10)
+    assert got.expected_n == pytest.approx(expected, rel=1e-10)
+
+
+def bayes_scenario(looks, futility="predictive", during="pause"):
+    rule = {"test": "bayes", "p0": 0.10, "prior": [1, 1], "success": 0.95, "n": 29,
+            "looks": looks, "futility": futility, "futility_below": 0.10,
+            "during_interim": during}
+    return {
+        "name": "bayes",
+        "enrollment": {"patients": 400, "accrual": {"rate_per_month": 4.0}},
+        "stages": [{"id": "first", "weeks": 16, "response": 0.30, "null_response": 0.10,
+                    "dropout": 0.2, "not_evaluable": 0.1}],
+        "endpoints": [{"id": "bayes", "stage": "first", "rule": rule}],
+    }
+
+
+def load(tmp_path: Path, scenario: dict):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    return load_scenario(path)
+
+
+@pytest.mark.parametrize(("looks", "futility"), [([10, 20], "predictive"), ([15], "posterior")])
+def test_paused_bayesian_stage_agrees_with_exact_values(tmp_path, looks, futility):
+    scenario = bayes_scenario(looks, futility)
+    summary = summarise(run_trials(load(tmp_path, scenario), replicates=REPLICATES, seed=2))
+    got = summary["endpoints"]["bayes"]
+    boundaries, final_min = futility_boundaries(0.10, (1.0, 1.0), 0.95, 29, looks, futility, 0.10)
+    for world, rate in (("", 0.30), ("_null", 0.10)):
+        exact = sequential_characteristics(boundaries, 29, final_min, rate)
+        rejection = got["power" if not world else "type1_error"]
+        assert got["power_exact" if not world else "type1_error_exact"] == pytest.approx(
+            exact.rejection
+        )
+        se = math.sqrt(exact.rejection * (1 - exact.rejection) / REPLICATES)
+        assert abs(rejection - exact.rejection) <= 4 * se, (world, rejection, exact.rejection)
+        early = got[f"early_stop{world}"]
+        se = math.sqrt(max(exact.early_termination * (1 - exact.early_termination), 1e-12)
+                       / REPLICATES)
+        assert abs(early - exact.early_termination) <= 4 * se + 1e-12, (world, early)
+    assert got["early_stop_null"] > got["early_stop"] or boundaries[-1][1] < 0
+
+
+def test_looks_must_stay_below_n(tmp_path):
+    with pytest.raises(ScenarioError) as caught:
+        load(tmp_path, bayes_scenario([10, 29]))
+    (problem,) = caught.value.problems
+    assert problem.key == "endpoints.0.rule" and "below n" in problem.message
