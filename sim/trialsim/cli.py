@@ -229,17 +229,6 @@ design_app = typer.Typer(
 app.add_typer(design_app, name="design")
 
 
-def _design_inputs(p0: float, p1: float, alpha: float, power: float) -> None:
-    if not 0 < p0 < p1 < 1:
-        _fail([f"--p0 {p0} and --p1 {p1}: need 0 < p0 < p1 < 1 [rates_order]"], EXIT_INVALID)
-    for name, value in (("--alpha", alpha), ("--power", power)):
-        if not 0 < value < 1:
-            _fail(
-                [f"{name} {value}: must lie strictly between 0 and 1 [open_unit_interval]"],
-                EXIT_INVALID,
-            )
-
-
 NullRate = Annotated[float, typer.Option(help="Response rate under H0.", show_default=False)]
 AlternativeRate = Annotated[
     float, typer.Option(help="Response rate under the alternative.", show_default=False)
@@ -269,13 +258,12 @@ def design_simon(
     """
     import json
 
-    from trialsim.designs import SimonDesign, find_simon_designs
+    from trialsim.designs import DesignError, SimonDesign, find_simon_designs
 
-    _design_inputs(p0, p1, alpha, power)
     try:
         search = find_simon_designs(p0, p1, alpha, power, nmax)
-    except ValueError as err:
-        _fail([f"design simon: {err} [no_design]"], EXIT_INVALID)
+    except DesignError as err:
+        _fail([f"design simon: {err} [{err.rule}]"], EXIT_INVALID)
     rows: list[tuple[str, SimonDesign, tuple[float, float] | None]] = [
         ("minimax", search.minimax, None),
         ("optimal", search.optimal, None),
@@ -346,13 +334,12 @@ def design_single(
     """
     import json
 
-    from trialsim.designs import single_stage_design
+    from trialsim.designs import DesignError, single_stage_design
 
-    _design_inputs(p0, p1, alpha, power)
     try:
         search = single_stage_design(p0, p1, alpha, power, nmax)
-    except ValueError as err:
-        _fail([f"design single: {err} [no_design]"], EXIT_INVALID)
+    except DesignError as err:
+        _fail([f"design single: {err} [{err.rule}]"], EXIT_INVALID)
     if as_json:
         typer.echo(
             json.dumps(

@@ -21,6 +21,14 @@ import numpy as np
 from trialsim.binomial import binomial_pmf, critical_values, upper_tail
 
 
+class DesignError(ValueError):
+    """A design search that cannot run or finds nothing; ``rule`` names why."""
+
+    def __init__(self, message: str, rule: str):
+        super().__init__(message)
+        self.rule = rule
+
+
 @dataclass(frozen=True)
 class TwoStageCharacteristics:
     """Exact operating characteristics of a Simon two-stage design at one rate.
@@ -211,8 +219,8 @@ def find_simon_designs(
 
     Raises
     ------
-    ValueError
-        If no design up to ``n_max`` meets the constraints.
+    DesignError
+        If the rates are out of order or no design up to ``n_max`` meets the constraints.
 
     Examples
     --------
@@ -228,7 +236,9 @@ def find_simon_designs(
         if (design := _best_design_for_n(n, p0, p1, alpha, power)) is not None
     ]
     if not per_n:
-        raise ValueError(f"no two-stage design with n <= {n_max} meets alpha and power")
+        raise DesignError(
+            f"no two-stage design with n <= {n_max} meets alpha and power", "no_design"
+        )
     minimax = per_n[0]
     optimal = min(per_n, key=lambda d: (d.expected_n_null, d.n))
     return SimonSearch(minimax, optimal, _admissible(per_n))
@@ -310,8 +320,8 @@ def single_stage_design(
 
     Raises
     ------
-    ValueError
-        If no n up to ``n_max`` reaches the power.
+    DesignError
+        If the rates are out of order or no n up to ``n_max`` reaches the power.
 
     Examples
     --------
@@ -326,12 +336,16 @@ def single_stage_design(
     achieved = upper_tail(critical, n, p1)
     meets = (achieved >= power) & (critical <= n)
     if not meets.any():
-        raise ValueError(f"no one-stage design with n <= {n_max} reaches power {power}")
+        raise DesignError(
+            f"no one-stage design with n <= {n_max} reaches power {power}", "no_design"
+        )
     minimal = int(np.argmax(meets))
     failing = np.flatnonzero(~meets)
     conservative = int(failing[-1] + 1) if failing.size and failing[-1] < n_max else minimal
     if failing.size and failing[-1] == n_max:
-        raise ValueError(f"power falls below {power} again at n = {n_max}: raise n_max")
+        raise DesignError(
+            f"power falls below {power} again at n = {n_max}: raise n_max", "no_design"
+        )
 
     def design(size_n: int) -> SingleStageDesign:
         return SingleStageDesign(
@@ -343,6 +357,8 @@ def single_stage_design(
 
 def _check_rates(p0: float, p1: float, alpha: float, power: float) -> None:
     if not 0 < p0 < p1 < 1:
-        raise ValueError(f"need 0 < p0 < p1 < 1, got p0 = {p0}, p1 = {p1}")
+        raise DesignError(f"need 0 < p0 < p1 < 1, got p0 = {p0}, p1 = {p1}", "rates_order")
     if not 0 < alpha < 1 or not 0 < power < 1:
-        raise ValueError(f"alpha and power must lie in (0, 1), got {alpha} and {power}")
+        raise DesignError(
+            f"alpha and power must lie in (0, 1), got {alpha} and {power}", "open_unit_interval"
+        )

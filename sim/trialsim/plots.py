@@ -20,7 +20,6 @@ import io
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing import get_all_start_methods, get_context
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +27,7 @@ import numpy as np
 from trialsim.binomial import critical_values
 from trialsim.plan import WEEKS_PER_MONTH, EndpointPlan
 from trialsim.records import ALTERNATIVE, NULL
-from trialsim.runner import leave_interrupts_to_parent
+from trialsim.runner import fork_context, leave_interrupts_to_parent
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -472,9 +471,10 @@ class BackgroundFigures:
         self._futures: list[Future[dict[str, bytes]]] = []
         self._pool: ProcessPoolExecutor | None = None
         self._workers = workers
-        if workers > 0 and "fork" in get_all_start_methods():
+        context = fork_context()
+        if workers > 0 and context is not None:
             self._pool = ProcessPoolExecutor(
-                workers, mp_context=get_context("fork"), initializer=leave_interrupts_to_parent
+                workers, mp_context=context, initializer=leave_interrupts_to_parent
             )
             for _ in range(workers):
                 self._pool.submit(_warm_up)

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.context import BaseContext
 
 import numpy as np
 
@@ -172,7 +173,7 @@ def _run_pool(
     jobs: int,
     place: Callable[[int, int, tuple[np.ndarray, np.ndarray]], None],
 ) -> None:
-    context = get_context("fork") if "fork" in _start_methods() else None
+    context = fork_context()
     with ProcessPoolExecutor(
         max_workers=jobs, mp_context=context, initializer=leave_interrupts_to_parent
     ) as pool:
@@ -195,10 +196,9 @@ def leave_interrupts_to_parent() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _start_methods() -> list[str]:
-    from multiprocessing import get_all_start_methods
-
-    return get_all_start_methods()
+def fork_context() -> BaseContext | None:
+    """The ``fork`` start method where available: workers inherit the parent's imports."""
+    return get_context("fork") if "fork" in get_all_start_methods() else None
 
 
 def trace_replicate(
