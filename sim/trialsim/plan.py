@@ -139,8 +139,8 @@ class TrialPlan:
     def expected_registrations_by(self, week: float) -> float:
         """Mean number of Poisson registrations by ``week`` (uncapped)."""
         rate, ramp = self.rate_per_week, self.ramp_weeks
-        if ramp <= 0 or week >= ramp:
-            return rate * max(week - ramp / 2, 0.0) if ramp > 0 else rate * week
+        if week >= ramp:
+            return rate * (week - ramp / 2)
         return rate * week * week / (2 * ramp)
 
 
