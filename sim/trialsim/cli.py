@@ -8,17 +8,28 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from trialsim import __version__
+from trialsim.cli_support import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    Force,
+    Jobs,
+    Quiet,
+    Replicates,
+    ScenarioPath,
+    Seed,
+    fail,
+    load_or_exit,
+    usable_output_folder,
+)
 
 if TYPE_CHECKING:
     from trialsim.scenario import LoadedScenario
-
-EXIT_INVALID = 2
-EXIT_FAILURE = 1
 
 app = typer.Typer(
     help="Simulate sequential phase II trials (VK2, then VK2 + D3 in non-responders) "
@@ -27,13 +38,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-
-ScenarioPath = Annotated[
-    Path,
-    typer.Argument(
-        help="Scenario YAML file.", metavar="SCENARIO.yaml", show_default=False, dir_okay=False
-    ),
-]
 
 
 def _version(value: bool) -> None:
@@ -54,22 +58,6 @@ def main_options(
     """Simulate sequential phase II trials in calendar time."""
 
 
-def _fail(lines: list[str], code: int) -> NoReturn:
-    for line in lines:
-        typer.echo(line, err=True)
-    raise typer.Exit(code)
-
-
-def _load(path: Path) -> LoadedScenario:
-    from trialsim.problems import ScenarioError
-    from trialsim.scenario import load_scenario
-
-    try:
-        return load_scenario(path)
-    except ScenarioError as err:
-        _fail([str(problem) for problem in err.problems], EXIT_INVALID)
-
-
 @app.command()
 def validate(scenario: ScenarioPath) -> None:
     """Check a scenario file and report every problem, one per line.
@@ -78,7 +66,7 @@ def validate(scenario: ScenarioPath) -> None:
     Example:
       trialsim validate scenarios/vk2_d3_2005.yaml
     """
-    loaded = _load(scenario)
+    loaded = load_or_exit(scenario)
     spec = loaded.spec
     typer.echo(
         f"{scenario}: valid — {spec.name}: {len(spec.stages)} stages, "
@@ -108,20 +96,14 @@ def schema() -> None:
 @app.command()
 def run(
     scenario: ScenarioPath,
-    replicates: Annotated[
-        int | None, typer.Option(min=1, max=10_000_000, help="Simulated trials per world.")
-    ] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Base random seed.")] = None,
-    jobs: Annotated[
-        int | None, typer.Option(min=1, max=1024, help="Worker processes [default: all cores].")
-    ] = None,
+    replicates: Replicates = None,
+    seed: Seed = None,
+    jobs: Jobs = None,
     out: Annotated[
         Path | None, typer.Option(help="Output folder [default: results/<name>].", file_okay=False)
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an output folder that holds results.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    force: Force = False,
+    quiet: Quiet = False,
     trace: Annotated[
         int | None,
         typer.Option(
@@ -137,20 +119,16 @@ def run(
       trialsim run scenarios/vk2_d3_2005.yaml --replicates 2000 --seed 7 --out results/demo
       trialsim run scenarios/vk2_d3_2005.yaml --trace 0 --force
     """
-    loaded = _load(scenario)
-    from trialsim.outputs import OutputFolderError, check_output_folder
+    loaded = load_or_exit(scenario)
+    from trialsim.outputs import OutputFolderError
 
-    folder = out if out is not None else Path("results") / loaded.spec.name
-    try:
-        check_output_folder(folder, force)
-    except OutputFolderError as err:
-        _fail([f"{folder}: {err}"], EXIT_INVALID)
+    folder = usable_output_folder(out or Path("results") / loaded.spec.name, force)
     try:
         _run(loaded, folder, replicates, seed, jobs, force, quiet, trace)
     except OutputFolderError as err:
-        _fail([str(err)], EXIT_FAILURE)
+        fail([str(err)], EXIT_FAILURE)
     except KeyboardInterrupt:
-        _fail(["interrupted: nothing was written"], 130)
+        fail(["interrupted: nothing was written"], EXIT_INTERRUPTED)
 
 
 def _run(
@@ -263,7 +241,7 @@ def design_simon(
     try:
         search = find_simon_designs(p0, p1, alpha, power, nmax)
     except DesignError as err:
-        _fail([f"design simon: {err} [{err.rule}]"], EXIT_INVALID)
+        fail([f"design simon: {err} [{err.rule}]"], EXIT_INVALID)
     rows: list[tuple[str, SimonDesign, tuple[float, float] | None]] = [
         ("minimax", search.minimax, None),
         ("optimal", search.optimal, None),
@@ -339,7 +317,7 @@ def design_single(
     try:
         search = single_stage_design(p0, p1, alpha, power, nmax)
     except DesignError as err:
-        _fail([f"design single: {err} [{err.rule}]"], EXIT_INVALID)
+        fail([f"design single: {err} [{err.rule}]"], EXIT_INVALID)
     if as_json:
         typer.echo(
             json.dumps(
@@ -365,6 +343,9 @@ def design_single(
     for name, d in (("minimal", search.minimal), ("conservative", search.conservative)):
         table.add_row(name, f"{d.r}/{d.n}", f"{d.alpha:.4f}", f"{d.power:.4f}")
     Console().print(table)
+
+
+# Planning commands live in their own modules (cli_*.py); they are registered here.
 
 
 def main() -> None:

@@ -1,0 +1,66 @@
+"""What every ``trialsim`` command shares: exit codes, argument types, failing cleanly.
+
+Imports nothing heavy, so that ``trialsim --help`` starts fast; commands
+import numpy, pydantic and the rest inside their bodies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from trialsim.scenario import LoadedScenario
+
+EXIT_INVALID = 2
+EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
+
+ScenarioPath = Annotated[
+    Path,
+    typer.Argument(
+        help="Scenario YAML file.", metavar="SCENARIO.yaml", show_default=False, dir_okay=False
+    ),
+]
+Replicates = Annotated[
+    int | None, typer.Option(min=1, max=10_000_000, help="Simulated trials per world.")
+]
+Seed = Annotated[int | None, typer.Option(min=0, help="Base random seed.")]
+Jobs = Annotated[
+    int | None, typer.Option(min=1, max=1024, help="Worker processes [default: all cores].")
+]
+Force = Annotated[
+    bool, typer.Option("--force", help="Replace an output folder that holds results.")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+
+
+def fail(lines: list[str], code: int) -> NoReturn:
+    """Print ``lines`` to stderr and exit with ``code``."""
+    for line in lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(code)
+
+
+def load_or_exit(path: Path) -> LoadedScenario:
+    """Load and validate a scenario, or print its problems and exit with code 2."""
+    from trialsim.problems import ScenarioError
+    from trialsim.scenario import load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as err:
+        fail([str(problem) for problem in err.problems], EXIT_INVALID)
+
+
+def usable_output_folder(folder: Path, force: bool) -> Path:
+    """Return ``folder`` if results may be written there, else exit with code 2."""
+    from trialsim.outputs import OutputFolderError, check_output_folder
+
+    try:
+        check_output_folder(folder, force)
+    except OutputFolderError as err:
+        fail([f"{folder}: {err}"], EXIT_INVALID)
+    return folder
