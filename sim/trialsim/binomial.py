@@ -17,10 +17,14 @@ BLOCK_CELLS = 2_000_000
 RELATIVE_TOLERANCE = 1e-12
 
 
-@lru_cache(maxsize=8)
 def log_factorials(n_max: int) -> np.ndarray:
     """``log(k!)`` for k = 0..n_max (read-only array)."""
-    table = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n_max + 1)))])
+    return _log_factorial_table(max(1024, 1 << n_max.bit_length()))[: n_max + 1]
+
+
+@lru_cache(maxsize=8)
+def _log_factorial_table(size: int) -> np.ndarray:
+    table = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, size)))])
     table.setflags(write=False)
     return table
 

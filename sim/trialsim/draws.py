@@ -1,15 +1,21 @@
-"""Random numbers of one replicate, drawn up front from its own seed stream.
+"""Random numbers of one replicate, drawn up front from its own seed streams.
 
 Replicate ``r`` of a run with base seed ``s`` draws from
 ``SeedSequence(s, spawn_key=(r,))``: its numbers do not depend on how many
-replicates run, on which worker, or in which order. Each random source reads
-its own fixed block of one uniform array, so a patient's dropout time never
-shifts because another patient responded. The alternative and the null world
-use the same draws (common random numbers); only the response thresholds differ.
+replicates run, on which worker, or in which order. Within a replicate each
+random source has its own stream: the trial's (registration, screening,
+subgroup, arm) and one per stage, named by the stage's id, each far apart on
+the replicate's PCG64 generator. Inside a stream patient ``i`` reads the
+``i``-th fixed-size row, so a patient's numbers do not depend on the number of
+patients, on other stages, or on other patients' fates: scenarios that differ
+in N, in one stage's parameters or in the stages present share their random
+numbers (common random numbers). The alternative and the null world use the
+same draws; only the response thresholds differ.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +25,9 @@ from trialsim.plan import TrialPlan
 ASSESSED = 0
 DROPPED_OUT = 1
 FIRST_ADVERSE_EVENT = 2
+TRIAL_ROWS = 4  # registration gap, screening, subgroup, arm
+STREAM_SPACING = 2**64  # numbers between the starts of two sources' streams
+GENERATOR_PERIOD = 2**128
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,8 @@ class PatientDraws:
     screen_failures : ndarray of int, shape (n,)
         Ineligible candidates screened before each registered patient.
     subgroup : ndarray of int, shape (n,)
+    arm_uniform : ndarray, shape (n,)
+        Picks the arm among those open at registration, by allocation share.
     stay_weeks : ndarray, shape (stages, n)
         Weeks from stage entry to leaving it (assessment, dropout or a
         discontinuing adverse event).
@@ -59,6 +70,7 @@ class PatientDraws:
     registration_week: np.ndarray
     screen_failures: np.ndarray
     subgroup: np.ndarray
+    arm_uniform: np.ndarray
     stay_weeks: np.ndarray
     exit_cause: np.ndarray
     evaluable: np.ndarray
@@ -69,8 +81,14 @@ class PatientDraws:
     response_rate: np.ndarray
 
 
-def replicate_generator(seed: int, replicate: int) -> np.random.Generator:
-    """The random generator of one replicate.
+def source_offset(source: str) -> int:
+    """Start of a random source's stream on a replicate's generator (the trial's is 0)."""
+    digest = hashlib.blake2b(source.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") * STREAM_SPACING
+
+
+class ReplicateStreams:
+    """The random streams of one replicate: uniforms read from a source's own stream.
 
     Parameters
     ----------
@@ -79,14 +97,23 @@ def replicate_generator(seed: int, replicate: int) -> np.random.Generator:
     replicate : int
         0-based replicate index.
     """
-    return np.random.Generator(
-        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replicate,)))
-    )
+
+    def __init__(self, seed: int, replicate: int):
+        self._bits = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replicate,)))
+        self._generator = np.random.Generator(self._bits)
+        self._position = 0
+
+    def uniforms(self, offset: int, shape: tuple[int, ...]) -> np.ndarray:
+        """Uniforms on [0, 1) from the start of the stream at ``offset`` (one draw per number)."""
+        self._bits.advance((offset - self._position) % GENERATOR_PERIOD)
+        values = self._generator.random(shape)
+        self._position = offset + values.size
+        return values
 
 
-def uniform_rows(plan: TrialPlan) -> int:
-    """Rows of the per-replicate uniform block: 3 + per stage 4 + 2 per adverse event."""
-    return 3 + sum(4 + 2 * len(stage.adverse_events) for stage in plan.stages)
+def stage_rows(plan: TrialPlan) -> list[int]:
+    """Uniforms per patient in each stage's stream: 4 + 2 per adverse event."""
+    return [4 + 2 * len(stage.adverse_events) for stage in plan.stages]
 
 
 @dataclass(frozen=True)
@@ -160,15 +187,33 @@ def draw_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> ChunkDraws:
     ChunkDraws
     """
     count, n_max = stop - start, plan.patients
-    block = np.empty((count, uniform_rows(plan), n_max))
+    rows = stage_rows(plan)
+    block = np.empty((count, TRIAL_ROWS + sum(rows), n_max))
+    offsets = [source_offset(f"stage:{stage.id}") for stage in plan.stages]
+    priors = [
+        (s, stage.response_prior)
+        for s, stage in enumerate(plan.stages)
+        if stage.response_prior is not None
+    ]
+    prior_uniforms = np.empty((count, len(priors)))
+    for index, replicate in enumerate(range(start, stop)):
+        streams = ReplicateStreams(seed, replicate)
+        block[index, :TRIAL_ROWS] = streams.uniforms(0, (n_max, TRIAL_ROWS)).T
+        row = TRIAL_ROWS
+        for offset, width in zip(offsets, rows, strict=True):
+            block[index, row : row + width] = streams.uniforms(offset, (n_max, width)).T
+            row += width
+        for k, (s, _) in enumerate(priors):
+            # A stage's prior has its own stream, half-way to the next possible start.
+            prior_offset = offsets[s] + STREAM_SPACING // 2
+            prior_uniforms[index, k] = streams.uniforms(prior_offset, (1,))[0]
     rates = np.empty((count, len(plan.stages), len(plan.subgroup_names)))
     rates[:] = [stage.response for stage in plan.stages]
-    for index, replicate in enumerate(range(start, stop)):
-        rng = replicate_generator(seed, replicate)
-        block[index] = rng.random(block.shape[1:])
-        for s, stage in enumerate(plan.stages):
-            if stage.response_prior is not None:
-                rates[index, s, :] = rng.beta(*stage.response_prior)
+    if priors:
+        from scipy.special import betaincinv
+
+        for k, (s, (a, b)) in enumerate(priors):
+            rates[:, s, :] = betaincinv(a, b, prior_uniforms[:, k])[:, None]
     # 1 - U lies in (0, 1], so its logarithm is finite.
     weeks = plan.registration_week(np.cumsum(-np.log1p(-block[:, 0]), axis=1))
     registered = (weeks <= plan.accrual_stop_week).sum(axis=1)
@@ -178,6 +223,7 @@ def draw_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> ChunkDraws:
     else:
         screen_failures = np.zeros((count, n_max))
     subgroup = np.searchsorted(plan.subgroup_cumulative[:-1], block[:, 2], side="right")
+    arm_uniform = block[:, 3]
 
     n_stages, n_events = len(plan.stages), len(plan.adverse_event_names)
     shape = (count, n_stages, n_max)
@@ -188,7 +234,7 @@ def draw_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> ChunkDraws:
     accepts = np.empty(shape, dtype=bool)
     events = np.zeros((count, n_stages, n_events, n_max), dtype=bool)
     event_week = np.full((count, n_stages, n_events, n_max), np.inf)
-    row = 3
+    row = TRIAL_ROWS
     for s, stage in enumerate(plan.stages):
         u_dropout, u_not_evaluable, u_response, u_entry = (block[:, row + k] for k in range(4))
         row += 4
@@ -222,6 +268,7 @@ def draw_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> ChunkDraws:
             registration_week=weeks,
             screen_failures=screen_failures.astype(np.int64),
             subgroup=subgroup,
+            arm_uniform=arm_uniform,
             stay_weeks=stay,
             exit_cause=cause,
             evaluable=evaluable,

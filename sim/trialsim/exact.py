@@ -11,13 +11,17 @@ is the oracle the simulation is tested against.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from trialsim.binomial import binomial_pmf, critical_values, log_factorials, upper_tail
 from trialsim.designs import sequential_characteristics
+from trialsim.fisher import critical_responders, rejection_given_counts
 from trialsim.plan import NO_CAP, EndpointPlan, StagePlan, TrialPlan
+
+COMPARISON_MAX_PATIENTS = 300  # beyond this, summing Fisher's test over group sizes is too slow
+NEGLIGIBLE_MASS = 1e-11  # group-size outcomes less likely than this are left out of sums
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,8 @@ class ExactCharacteristics:
     responders_mean : float
         Expected number of responders counted.
     success_rate : float
-        Probability that a patient in the denominator succeeds (the estimand).
+        Probability that a patient in the denominator succeeds (the estimand);
+        for a two-group comparison, the experimental minus the control rate.
     early_termination : float
         Probability that an interim analysis stops the endpoint's stage.
     """
@@ -75,12 +80,13 @@ def patient_probabilities(
     weights = np.diff(plan.subgroup_cumulative, prepend=0.0)
     evaluable = np.array([completion_probability(s) for s in plan.stages])
     first = endpoint.stages[0]
-    reach = np.ones_like(weights)
-    stage = 0
-    while stage != first:
-        following = plan.stages[stage].next_stage
-        reach = reach * evaluable[stage] * (1 - response_rate[stage]) * plan.stages[following].entry
-        stage = following
+    reach = np.zeros_like(weights)
+    for arm, route in plan.routes_to(first):
+        arm_reach = np.full_like(weights, arm.share)
+        for stage, following in zip(route, route[1:], strict=False):
+            entry = plan.stages[following].entry
+            arm_reach = arm_reach * evaluable[stage] * (1 - response_rate[stage]) * entry
+        reach += arm_reach
     success_later = np.zeros_like(weights)
     for s in reversed(endpoint.stages[1:]):
         entry = plan.stages[s].entry
@@ -117,29 +123,27 @@ def registrations_distribution(plan: TrialPlan) -> np.ndarray:
 def exact_allowed(plan: TrialPlan, endpoint: EndpointPlan) -> bool:
     """Whether the design admits an exact calculation for ``endpoint``.
 
-    It does with a complete cutoff and no stage caps on the stages patients
-    pass through up to the endpoint's last stage. (Accrual stopped by
-    ``max_months`` is exact too: the number registered is a capped Poisson.)
+    It does with a complete cutoff and no stage caps or interim rules on the
+    stages patients pass through up to the endpoint's stages. (Accrual stopped
+    by ``max_months`` is exact too: the number registered is a capped Poisson.)
     """
     if not plan.cutoff_is_complete:
         return False
-    return all(not plan.stages[s].observed for s in path_to(plan, max(endpoint.stages)))
+    return all(not plan.stages[s].observed for s in stages_counted(plan, endpoint))
 
 
 def rates_are_drawn(plan: TrialPlan, endpoint: EndpointPlan) -> bool:
-    """Whether any stage up to the endpoint's last draws its rate from a prior."""
-    return any(
-        plan.stages[s].response_prior is not None for s in path_to(plan, max(endpoint.stages))
-    )
+    """Whether any stage up to the endpoint's stages draws its rate from a prior."""
+    return any(plan.stages[s].response_prior is not None for s in stages_counted(plan, endpoint))
 
 
-def path_to(plan: TrialPlan, last: int) -> list[int]:
-    """Stages from the first to ``last`` along ``next_on_failure``."""
-    path, stage = [0], 0
-    while stage != last:
-        stage = plan.stages[stage].next_stage
-        path.append(stage)
-    return path
+def stages_counted(plan: TrialPlan, endpoint: EndpointPlan) -> set[int]:
+    """Stages whose outcomes decide the endpoint: its groups' stages and the routes to them."""
+    counted: set[int] = set()
+    for last in (endpoint.stages[-1], *endpoint.control_stages[-1:]):
+        for _, route in plan.routes_to(last):
+            counted.update(route)
+    return counted
 
 
 def exact_operating_characteristics(
@@ -163,6 +167,8 @@ def exact_operating_characteristics(
         return _monitored_exact(plan, endpoint, response_rate)
     if not exact_allowed(plan, endpoint):
         return None
+    if endpoint.compares_arms:
+        return _comparison_exact(plan, endpoint, response_rate)
     p_in, p_success = patient_probabilities(plan, endpoint, response_rate)
     critical = critical_values(plan.patients, endpoint.p0, endpoint.alpha)
     counts = np.arange(plan.patients + 1)
@@ -211,4 +217,50 @@ def _monitored_exact(
         responders_mean=result.expected_n * p_success,
         success_rate=p_success,
         early_termination=result.early_termination,
+    )
+
+
+def _comparison_exact(
+    plan: TrialPlan, endpoint: EndpointPlan, response_rate: np.ndarray
+) -> ExactCharacteristics | None:
+    """Exact values of a two-group (Fisher) comparison.
+
+    Each registered patient independently lands in the experimental
+    denominator, the control denominator, or neither; the test's rejection
+    probability is summed over the resulting group sizes.
+    """
+    if plan.patients > COMPARISON_MAX_PATIENTS:
+        return None
+    control = replace(endpoint, stages=endpoint.control_stages, control_stages=())
+    in_experimental, experimental_rate = patient_probabilities(plan, endpoint, response_rate)
+    in_control, control_rate = patient_probabilities(plan, control, response_rate)
+    size_mass = np.zeros((plan.patients + 1, plan.patients + 1))
+    registered = registrations_distribution(plan)
+    control_given_not_experimental = in_control / (1 - in_experimental) if in_control > 0 else 0.0
+    for k in np.flatnonzero(registered > NEGLIGIBLE_MASS):
+        experimental_sizes = binomial_pmf(np.arange(k + 1), int(k), in_experimental)
+        for a in np.flatnonzero(experimental_sizes * registered[k] > NEGLIGIBLE_MASS):
+            control_sizes = binomial_pmf(
+                np.arange(k - a + 1), int(k - a), control_given_not_experimental
+            )
+            size_mass[a, : k - a + 1] += registered[k] * experimental_sizes[a] * control_sizes
+    responder_pmfs = {}
+    for size in range(plan.patients + 1):
+        for rate in (experimental_rate, control_rate):
+            responder_pmfs[size, rate] = binomial_pmf(np.arange(size + 1), size, rate)
+    rejection = sum(
+        size_mass[a, b]
+        * rejection_given_counts(
+            critical_responders(int(a), int(b), endpoint.alpha),
+            responder_pmfs[a, experimental_rate],
+            responder_pmfs[b, control_rate],
+        )
+        for a, b in zip(*np.nonzero(size_mass > NEGLIGIBLE_MASS), strict=True)
+    )
+    mean_registered = float(registered @ np.arange(plan.patients + 1))
+    return ExactCharacteristics(
+        rejection=min(float(rejection), 1.0),
+        denominator_mean=mean_registered * in_experimental,
+        responders_mean=mean_registered * in_experimental * experimental_rate,
+        success_rate=experimental_rate - control_rate,
     )

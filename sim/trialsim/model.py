@@ -50,6 +50,8 @@ class TrialOutcome:
     responded : ndarray of bool, shape (stages, n)
     off_week : ndarray, shape (n,)
         When each registered patient finished the protocol (NaN if never registered).
+    arm : ndarray of int, shape (n,)
+        Index of the arm each patient was randomised to (-1 if never registered).
     turned_away : ndarray of int, shape (stages,)
         Entries refused because the stage was not admitting (cap, interim
         pause, planned number reached, or stopped).
@@ -63,14 +65,15 @@ class TrialOutcome:
     exit_week: np.ndarray
     responded: np.ndarray
     off_week: np.ndarray
+    arm: np.ndarray
     turned_away: np.ndarray
     stopped_early: np.ndarray
     overrun: np.ndarray
 
     @property
     def registered(self) -> int:
-        """Patients who entered the first stage."""
-        return int((~np.isnan(self.entry_week[0])).sum())
+        """Patients registered (and randomised)."""
+        return int((self.arm >= 0).sum())
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class OutcomeBatch:
     exit_week: np.ndarray
     responded: np.ndarray
     off_week: np.ndarray
+    arm: np.ndarray
     turned_away: np.ndarray
     stopped_early: np.ndarray
     overrun: np.ndarray
@@ -96,6 +100,7 @@ class OutcomeBatch:
             exit_week=np.full((count, stages, patients), np.nan),
             responded=np.zeros((count, stages, patients), dtype=bool),
             off_week=np.full((count, patients), np.nan),
+            arm=np.full((count, patients), -1, dtype=np.int64),
             turned_away=np.zeros((count, stages), dtype=np.int64),
             stopped_early=np.zeros((count, stages), dtype=bool),
             overrun=np.zeros((count, stages), dtype=np.int64),
@@ -114,7 +119,22 @@ class OutcomeBatch:
             batch.exit_week[i, :, :n] = outcome.exit_week
             batch.responded[i, :, :n] = outcome.responded
             batch.off_week[i, :n] = outcome.off_week
+            batch.arm[i, :n] = outcome.arm
         return batch
+
+
+def allocate(uniform: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Arm index of each patient: ``uniform`` against the cumulative allocation ``shares``.
+
+    Parameters
+    ----------
+    uniform : ndarray
+        The patients' arm uniforms.
+    shares : ndarray, shape (arms,)
+        Allocation ratios of the arms patients may be randomised to.
+    """
+    cumulative = np.cumsum(shares) / shares.sum()
+    return np.searchsorted(cumulative[:-1], uniform, side="right")
 
 
 def stage_passage(
@@ -178,6 +198,8 @@ class WorldTrial:
         self.entry_week = np.full((n_stages, n), np.nan)
         self.exit_week = np.full((n_stages, n), np.nan)
         self.off_week = np.full(n, np.nan)
+        self.arm = np.full(n, -1, dtype=np.int64)
+        self.shares = np.array([arm.share for arm in plan.arms])
         # Interim monitoring (observed stages with a Simon rule)
         self.pending = [0] * n_stages
         self.assessed_evaluable = [0] * n_stages
@@ -189,8 +211,8 @@ class WorldTrial:
 
     @property
     def registration_open(self) -> bool:
-        """Whether the first stage may still admit patients."""
-        return not self.closed[0]
+        """Whether some arm's first stage may still admit patients."""
+        return any(not self.closed[arm.first_stage] for arm in self.plan.arms)
 
     def outcome(self) -> TrialOutcome:
         """The finished trial's outcome arrays."""
@@ -199,23 +221,42 @@ class WorldTrial:
             exit_week=self.exit_week,
             responded=self.responds & ~np.isnan(self.exit_week),
             off_week=self.off_week,
+            arm=self.arm,
             turned_away=self.turned_away,
             stopped_early=self.stopped_early,
             overrun=self.overrun,
         )
 
     def register_all(self) -> None:
-        """Register every patient at their week, as one cohort (first stage unobserved)."""
-        patients = np.arange(len(self.draws.registration_week))
-        self._route(0, patients, self.draws.registration_week)
+        """Register every patient at their week, arm by arm (no first stage observed)."""
+        self.arm[:] = allocate(self.draws.arm_uniform, self.shares)
+        for k, arm in enumerate(self.plan.arms):
+            patients = np.flatnonzero(self.arm == k)
+            self._route(arm.first_stage, patients, self.draws.registration_week[patients])
 
     def register(self, patient: int) -> None:
-        """Register ``patient`` now, at the (observed) first stage."""
+        """Register ``patient`` now and randomise them among the arms still open.
+
+        An arm is open until its first stage stops or completes; a patient
+        randomised to an arm paused for an interim analysis is turned away.
+        """
+        arms = self.plan.arms
+        open_arms = [k for k, arm in enumerate(arms) if not self.closed[arm.first_stage]]
+        self.arm[patient] = open_arms[
+            int(allocate(self.draws.arm_uniform[patient], self.shares[open_arms]))
+        ]
         if self.trace is not None:
             group = self.plan.subgroup_names[self.draws.subgroup[patient]]
             failures = int(self.draws.screen_failures[patient])
-            self._log(patient, "", "registered", f"subgroup {group}; {failures} screen failures")
-        self._admit(patient, 0, float(self.draws.registration_week[patient]))
+            arm = f"arm {arms[self.arm[patient]].id}; " if len(arms) > 1 else ""
+            detail = f"{arm}subgroup {group}; {failures} screen failures"
+            self._log(patient, "", "registered", detail)
+        first = arms[self.arm[patient]].first_stage
+        week = self.draws.registration_week[patient : patient + 1]
+        if not self.observed[first]:
+            self._pass_cohort(first, np.array([patient]), week)
+        elif not self._admit(patient, first, float(week[0])):
+            self.arm[patient] = -1  # turned away (interim pause): not registered
 
     def _route(self, stage: int, patients: np.ndarray, weeks: np.ndarray) -> None:
         """``patients`` arrive at ``stage`` at ``weeks`` (not before now)."""
@@ -253,7 +294,8 @@ class WorldTrial:
     def _admit_at_event(self, patient: int, stage: int, week: float, _event: simpy.Event) -> None:
         self._admit(patient, stage, week)
 
-    def _admit(self, patient: int, stage: int, week: float) -> None:
+    def _admit(self, patient: int, stage: int, week: float) -> bool:
+        """Admit ``patient`` to an observed stage unless it refuses; return whether admitted."""
         # Times are carried as exact weeks: SimPy's clock (now + delay) may differ
         # in the last bit, and the outcome must not depend on the event path.
         stage_plan = self.plan.stages[stage]
@@ -262,7 +304,7 @@ class WorldTrial:
             self.turned_away[stage] += 1
             self.off_week[patient] = week
             self._log(patient, stage_plan.id, "turned away", refusal)
-            return
+            return False
         interim = stage_plan.interim
         if interim is not None:
             if self._awaited_look(stage) is not None:
@@ -274,6 +316,7 @@ class WorldTrial:
         leave = week + self.draws.stay_weeks[stage, patient]
         leaving = self.env.timeout(leave - self.env.now)
         leaving.callbacks.append(partial(self._leave, patient, stage, leave))
+        return True
 
     def _filled(self, stage: int) -> int:
         return self.assessed_evaluable[stage] + self.pending[stage]
@@ -410,7 +453,7 @@ def simulate_worlds(
         WorldTrial(env, plan, draws, rate, observed, log)
         for rate, log in zip(response_rates, logs, strict=True)
     ]
-    if observed[0]:
+    if any(observed[arm.first_stage] for arm in plan.arms):
         env.process(_registration(env, draws.registration_week.tolist(), worlds))
     else:
         for world in worlds:
@@ -485,21 +528,36 @@ def _pass_chunk(plan: TrialPlan, draws: ChunkDraws, response_rate: np.ndarray) -
     stage_index = np.arange(n_stages)[None, :, None]
     rate = response_rate[replicate_index, stage_index, stacked.subgroup[:, None, :]]
     responds = stacked.evaluable & (stacked.response_uniform < rate)
-    continued_until = stacked.registration_week + plan.continue_to_weeks
     batch = OutcomeBatch.empty(count, n_stages, n)
-    arriving = np.arange(n)[None, :] < draws.registered[:, None]
+    registered = np.arange(n)[None, :] < draws.registered[:, None]
+    arm = allocate(stacked.arm_uniform, np.array([a.share for a in plan.arms]))
+    batch.arm[registered] = arm[registered]
+    for k, arm_plan in enumerate(plan.arms):
+        _pass_chain(plan, stacked, batch, arm_plan.first_stage, registered & (arm == k), responds)
+    return batch
+
+
+def _pass_chain(
+    plan: TrialPlan,
+    stacked: PatientDraws,
+    batch: OutcomeBatch,
+    stage: int,
+    arriving: np.ndarray,
+    responds: np.ndarray,
+) -> None:
+    """Move the ``arriving`` patients of a chunk from ``stage`` along their stage chain."""
+    continued_until = stacked.registration_week + plan.continue_to_weeks
     weeks = stacked.registration_week
-    stage = 0
     while True:
-        batch.entry_week[:, stage] = np.where(arriving, weeks, np.nan)
+        batch.entry_week[:, stage][arriving] = weeks[arriving]
         responded = arriving & responds[:, stage]
         leave, off = stage_passage(weeks, stacked.stay_weeks[:, stage], responded, continued_until)
-        batch.exit_week[:, stage] = np.where(arriving, leave, np.nan)
-        batch.responded[:, stage] = responded
+        batch.exit_week[:, stage][arriving] = leave[arriving]
+        batch.responded[:, stage] |= responded
         batch.off_week[arriving] = off[arriving]
         following = plan.stages[stage].next_stage
         if following == NO_STAGE:
-            return batch
+            return
         goes_on = stacked.evaluable[:, stage] & ~responded & stacked.accepts_entry[:, following]
         arriving = arriving & goes_on
         weeks, stage = leave, following

@@ -11,8 +11,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trialsim.scenario import null_response_of
-from trialsim.schema import BayesRule, BetaPrior, ExactBinomialRule, Scenario, SimonRule
+from trialsim.scenario import first_stages, null_response_of
+from trialsim.schema import (
+    BayesRule,
+    BetaPrior,
+    Endpoint,
+    ExactBinomialRule,
+    FisherRule,
+    Scenario,
+    SimonRule,
+)
 
 WEEKS_PER_MONTH = 365.25 / 12 / 7
 NO_STAGE = -1
@@ -77,8 +85,21 @@ class StagePlan:
 
 
 @dataclass(frozen=True)
+class ArmPlan:
+    """A randomised arm: ``share`` of registrations start at stage ``first_stage``."""
+
+    id: str
+    first_stage: int
+    share: float
+
+
+@dataclass(frozen=True)
 class EndpointPlan:
-    """An endpoint: responders in any of ``stages`` over the first stage's denominator."""
+    """An endpoint: responders in any of ``stages`` over the first stage's denominator.
+
+    A ``fisher`` endpoint compares that group with the control group counted
+    the same way on ``control_stages``; its ``p0`` is NaN.
+    """
 
     id: str
     stages: tuple[int, ...]
@@ -87,6 +108,12 @@ class EndpointPlan:
     alpha: float
     test: str = "exact_binomial"
     final_min: int | None = None
+    control_stages: tuple[int, ...] = ()
+
+    @property
+    def compares_arms(self) -> bool:
+        """Whether the endpoint is a two-group (``fisher``) comparison."""
+        return bool(self.control_stages)
 
     @property
     def monitored(self) -> bool:
@@ -110,10 +137,27 @@ class TrialPlan:
     subgroup_names: tuple[str, ...]
     subgroup_cumulative: np.ndarray
     stages: tuple[StagePlan, ...]
+    arms: tuple[ArmPlan, ...]
     continue_to_weeks: float
     cutoff_week: float
     endpoints: tuple[EndpointPlan, ...]
     adverse_event_names: tuple[str, ...]
+
+    def chain(self, start: int) -> list[int]:
+        """Stages from ``start`` along ``next_on_failure``."""
+        chain = [start]
+        while self.stages[chain[-1]].next_stage != NO_STAGE:
+            chain.append(self.stages[chain[-1]].next_stage)
+        return chain
+
+    def routes_to(self, stage: int) -> list[tuple[ArmPlan, list[int]]]:
+        """Each arm whose patients can reach ``stage``, with its stages up to ``stage``."""
+        routes = []
+        for arm in self.arms:
+            chain = self.chain(arm.first_stage)
+            if stage in chain:
+                routes.append((arm, chain[: chain.index(stage) + 1]))
+        return routes
 
     @property
     def cutoff_is_complete(self) -> bool:
@@ -152,19 +196,12 @@ def compile_plan(spec: Scenario) -> TrialPlan:
     index = {stage.id: i for i, stage in enumerate(spec.stages)}
     event_names = tuple(dict.fromkeys(e.name for s in spec.stages for e in s.adverse_events))
     stages = tuple(_stage_plan(spec, i, names, index, event_names) for i in range(len(spec.stages)))
-    endpoints = tuple(
-        EndpointPlan(
-            id=e.id,
-            stages=tuple(index[s] for s in e.stage_ids),
-            population_entered=e.population == "entered",
-            p0=e.rule.p0,
-            alpha=e.rule.alpha if isinstance(e.rule, ExactBinomialRule) else math.nan,
-            test=e.rule.test,
-            final_min=_monitoring_of(e.rule)[1]
-            if not isinstance(e.rule, ExactBinomialRule)
-            else None,
-        )
-        for e in spec.endpoints
+    endpoints = tuple(_endpoint_plan(endpoint, index) for endpoint in spec.endpoints)
+    ratios = [arm.ratio for arm in spec.arms] if spec.arms else [1]
+    arm_ids = [arm.id for arm in spec.arms] if spec.arms else [spec.stages[0].id]
+    arms = tuple(
+        ArmPlan(arm_id, index[start], ratio / sum(ratios))
+        for arm_id, start, ratio in zip(arm_ids, first_stages(spec), ratios, strict=True)
     )
     cutoff = spec.analysis.cutoff
     max_months = spec.enrollment.max_months
@@ -177,10 +214,25 @@ def compile_plan(spec: Scenario) -> TrialPlan:
         subgroup_names=names,
         subgroup_cumulative=np.cumsum(weights / weights.sum()),
         stages=stages,
+        arms=arms,
         continue_to_weeks=spec.responders.continue_to_weeks,
         cutoff_week=math.inf if cutoff == "complete" else cutoff.week,
         endpoints=endpoints,
         adverse_event_names=event_names,
+    )
+
+
+def _endpoint_plan(endpoint: Endpoint, index: dict[str, int]) -> EndpointPlan:
+    rule = endpoint.rule
+    return EndpointPlan(
+        id=endpoint.id,
+        stages=tuple(index[s] for s in endpoint.stage_ids),
+        population_entered=endpoint.population == "entered",
+        p0=math.nan if isinstance(rule, FisherRule) else rule.p0,
+        alpha=rule.alpha if isinstance(rule, ExactBinomialRule | FisherRule) else math.nan,
+        test=rule.test,
+        final_min=_monitoring_of(rule)[1] if isinstance(rule, SimonRule | BayesRule) else None,
+        control_stages=tuple(index[s] for s in endpoint.versus or []),
     )
 
 
@@ -229,7 +281,7 @@ def _stage_plan(
 def _interim_of(spec: Scenario, stage_id: str) -> InterimPlan | None:
     for endpoint in spec.endpoints:
         rule = endpoint.rule
-        if not isinstance(rule, ExactBinomialRule) and endpoint.stage == stage_id:
+        if isinstance(rule, SimonRule | BayesRule) and endpoint.stage == stage_id:
             looks, _ = _monitoring_of(rule)
             return InterimPlan(looks, rule.n, rule.during_interim == "pause")
     return None

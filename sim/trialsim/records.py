@@ -7,15 +7,16 @@ and to write as CSV. The data cutoff is applied here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from trialsim.binomial import critical_values
 from trialsim.draws import ChunkDraws, PatientDraws
 from trialsim.exact import patient_probabilities
+from trialsim.fisher import fisher_rejects
 from trialsim.model import OutcomeBatch, TrialOutcome
-from trialsim.plan import TrialPlan
+from trialsim.plan import EndpointPlan, TrialPlan
 
 ALTERNATIVE = 0
 NULL = 1
@@ -24,6 +25,7 @@ WORLDS = ("alternative", "null")
 STAGE_COUNTS = ("entered", "evaluable", "responders", "turned_away", "stopped_early", "overrun")
 SUBGROUP_COUNTS = ("entered", "evaluable", "responders")
 ENDPOINT_FIELDS = ("denominator", "responders", "reject", "stopped_early", "true_rate")
+CONTROL_FIELDS = ("control_denominator", "control_responders")
 TRIAL_FIELDS = (
     "replicate",
     "world",
@@ -46,6 +48,8 @@ class RecordLayout:
     def for_plan(cls, plan: TrialPlan) -> RecordLayout:
         """The layout for ``plan``'s stages, subgroups, adverse events and endpoints."""
         columns = list(TRIAL_FIELDS)
+        if len(plan.arms) > 1:
+            columns += [f"arm.{arm.id}.registered" for arm in plan.arms]
         for stage in plan.stages:
             columns += [f"stage.{stage.id}.{name}" for name in STAGE_COUNTS]
         if len(plan.subgroup_names) > 1:
@@ -54,7 +58,8 @@ class RecordLayout:
                     columns += [f"stage.{stage.id}.{group}.{name}" for name in SUBGROUP_COUNTS]
         columns += [f"adverse_event.{name}.patients" for name in plan.adverse_event_names]
         for endpoint in plan.endpoints:
-            columns += [f"endpoint.{endpoint.id}.{name}" for name in ENDPOINT_FIELDS]
+            fields = ENDPOINT_FIELDS + (CONTROL_FIELDS if endpoint.compares_arms else ())
+            columns += [f"endpoint.{endpoint.id}.{name}" for name in fields]
         return cls(tuple(columns), {name: i for i, name in enumerate(columns)})
 
     def __len__(self) -> int:
@@ -72,7 +77,9 @@ class RecordMaker:
         self.plan = plan
         self.layout = RecordLayout.for_plan(plan)
         self.critical = [
-            critical_values(plan.patients, e.p0, e.alpha) if not e.monitored else None
+            critical_values(plan.patients, e.p0, e.alpha)
+            if not (e.monitored or e.compares_arms)
+            else None
             for e in plan.endpoints
         ]
         self.has_prior = any(stage.response_prior is not None for stage in plan.stages)
@@ -96,7 +103,7 @@ class RecordMaker:
 
     def _rates(self, response_rate: np.ndarray) -> np.ndarray:
         return np.array(
-            [patient_probabilities(self.plan, e, response_rate)[1] for e in self.plan.endpoints]
+            [endpoint_estimand(self.plan, e, response_rate) for e in self.plan.endpoints]
         )
 
     def record(
@@ -141,7 +148,7 @@ class RecordMaker:
         plan = self.plan
         count = len(draws.registered)
         stacked = draws.stacked
-        is_registered = ~np.isnan(outcomes.entry_week[:, 0])
+        is_registered = outcomes.arm >= 0
         registered = is_registered.sum(axis=1)
         cutoff = plan.cutoff_week
         in_data = outcomes.entry_week <= cutoff
@@ -155,7 +162,7 @@ class RecordMaker:
         last_off = np.where(np.isnan(outcomes.off_week), 0.0, outcomes.off_week).max(
             axis=1, initial=0.0
         )
-        last_registration = np.where(is_registered, outcomes.entry_week[:, 0], 0.0).max(
+        last_registration = np.where(is_registered, stacked.registration_week, 0.0).max(
             axis=1, initial=0.0
         )
         columns: list[np.ndarray] = [
@@ -167,6 +174,8 @@ class RecordMaker:
             analysis,
             last_off,
         ]
+        if len(plan.arms) > 1:
+            columns += [(outcomes.arm == k).sum(axis=1) for k in range(len(plan.arms))]
         entered_count = in_data.sum(axis=2)
         evaluable_count = evaluable.sum(axis=2)
         responder_count = responders.sum(axis=2)
@@ -199,17 +208,61 @@ class RecordMaker:
             columns += [per_event[:, k] for k in range(len(plan.adverse_event_names))]
         true_rates = self.true_rates(world, response_rate)
         for e, endpoint in enumerate(plan.endpoints):
-            first = endpoint.stages[0]
-            counted = in_data[:, first] if endpoint.population_entered else evaluable[:, first]
-            successes = counted & responders[:, list(endpoint.stages)].any(axis=1)
-            denominator, responded = counted.sum(axis=1), successes.sum(axis=1)
-            if endpoint.final_min is None:
-                stopped = np.zeros(count, dtype=bool)
+            denominator, responded = _group_counts(
+                endpoint.stages, endpoint.population_entered, in_data, evaluable, responders
+            )
+            stopped = np.zeros(count, dtype=bool)
+            extra: list[np.ndarray] = []
+            if endpoint.compares_arms:
+                control_denominator, control_responded = _group_counts(
+                    endpoint.control_stages,
+                    endpoint.population_entered,
+                    in_data,
+                    evaluable,
+                    responders,
+                )
+                reject = fisher_rejects(
+                    responded, denominator, control_responded, control_denominator, endpoint.alpha
+                )
+                extra = [control_denominator, control_responded]
+            elif endpoint.final_min is None:
                 table = self.critical[e]
                 assert table is not None
                 reject = responded >= table[denominator]
             else:
-                stopped = outcomes.stopped_early[:, first]
+                stopped = outcomes.stopped_early[:, endpoint.stages[0]]
                 reject = ~stopped & (responded >= endpoint.final_min)
-            columns += [denominator, responded, reject, stopped, true_rates[:, e]]
+            columns += [denominator, responded, reject, stopped, true_rates[:, e], *extra]
         return np.column_stack(columns).astype(float)
+
+
+def _group_counts(
+    stages: tuple[int, ...],
+    population_entered: bool,
+    in_data: np.ndarray,
+    evaluable: np.ndarray,
+    responders: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Denominator (from the first stage) and successes (a response in any stage) per replicate."""
+    first = stages[0]
+    counted = in_data[:, first] if population_entered else evaluable[:, first]
+    successes = counted & responders[:, list(stages)].any(axis=1)
+    return counted.sum(axis=1), successes.sum(axis=1)
+
+
+def endpoint_estimand(plan: TrialPlan, endpoint: EndpointPlan, response_rate: np.ndarray) -> float:
+    """The rate an endpoint estimates: P(success | in the denominator).
+
+    For a two-group comparison, the experimental minus the control rate.
+
+    Parameters
+    ----------
+    plan : TrialPlan
+    endpoint : EndpointPlan
+    response_rate : ndarray, shape (stages, subgroups)
+    """
+    rate = patient_probabilities(plan, endpoint, response_rate)[1]
+    if not endpoint.compares_arms:
+        return rate
+    control = replace(endpoint, stages=endpoint.control_stages, control_stages=())
+    return rate - patient_probabilities(plan, control, response_rate)[1]

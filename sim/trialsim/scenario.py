@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from trialsim.problems import Problem, ScenarioError
-from trialsim.schema import Scenario
+from trialsim.schema import FisherRule, Scenario
 from trialsim.yaml_source import YamlDocument, read_yaml
 
 MAX_FILE_BYTES = 1_000_000
@@ -170,15 +170,17 @@ def cross_key_problems(spec: Scenario) -> list[tuple[tuple[Any, ...], str, str, 
     groups = [g.name for g in spec.population] if spec.population else []
     if len(set(groups)) != len(groups):
         found.append((("population",), "duplicate_name", "subgroup names must be unique", groups))
-    if spec.stages[0].max_entries is not None:
-        found.append(
-            (
-                ("stages", 0, "max_entries"),
-                "first_stage_cap",
-                "the first stage admits every registration: cap it with enrollment.patients",
-                spec.stages[0].max_entries,
+    found.extend(_arm_problems(spec, index))
+    for start in first_stages(spec):
+        if start in index and spec.stages[index[start]].max_entries is not None:
+            found.append(
+                (
+                    ("stages", index[start], "max_entries"),
+                    "first_stage_cap",
+                    "a first stage admits every registration: cap it with enrollment.patients",
+                    spec.stages[index[start]].max_entries,
+                )
             )
-        )
     for i, stage in enumerate(spec.stages):
         target = stage.next_on_failure
         if target is not None and target not in index:
@@ -223,33 +225,90 @@ def cross_key_problems(spec: Scenario) -> list[tuple[tuple[Any, ...], str, str, 
     return found
 
 
+def first_stages(spec: Scenario) -> list[str]:
+    """The stage each arm starts at (the first stage when there are no arms)."""
+    return [arm.first_stage for arm in spec.arms] if spec.arms else [spec.stages[0].id]
+
+
+def stage_chain(spec: Scenario, start: str) -> list[str]:
+    """Stages from ``start`` along ``next_on_failure``, stopping before a repeat or unknown id."""
+    index = {stage.id: stage for stage in spec.stages}
+    chain: list[str] = []
+    current: str | None = start
+    while current is not None and current in index and current not in chain:
+        chain.append(current)
+        current = index[current].next_on_failure
+    return chain
+
+
+def _arm_problems(
+    spec: Scenario, index: dict[str, int]
+) -> list[tuple[tuple[Any, ...], str, str, Any]]:
+    found: list[tuple[tuple[Any, ...], str, str, Any]] = []
+    arms = spec.arms or []
+    arm_ids = [arm.id for arm in arms]
+    routed = {s.next_on_failure for s in spec.stages}
+    for i, arm in enumerate(arms):
+        if arm_ids.index(arm.id) != i:
+            found.append((("arms", i, "id"), "duplicate_id", "arm ids must be unique", arm.id))
+        if arm.first_stage not in index:
+            found.append(
+                (
+                    ("arms", i, "first_stage"),
+                    "unknown_stage",
+                    f"no stage has this id (stages: {', '.join(index)})",
+                    arm.first_stage,
+                )
+            )
+        elif [a.first_stage for a in arms].index(arm.first_stage) != i:
+            found.append(
+                (
+                    ("arms", i, "first_stage"),
+                    "shared_first_stage",
+                    "each arm starts at its own stage",
+                    arm.first_stage,
+                )
+            )
+        elif arm.first_stage in routed:
+            found.append(
+                (
+                    ("arms", i, "first_stage"),
+                    "routed_first_stage",
+                    "an arm's first stage cannot also be another stage's next_on_failure",
+                    arm.first_stage,
+                )
+            )
+    return found
+
+
 def _graph_problems(
     spec: Scenario, index: dict[str, int]
 ) -> list[tuple[tuple[Any, ...], str, str, Any]]:
     found: list[tuple[tuple[Any, ...], str, str, Any]] = []
     targets = {s.next_on_failure for s in spec.stages if s.next_on_failure in index}
-    seen: list[str] = []
-    current: str | None = spec.stages[0].id
-    while current is not None and current in index:
-        if current in seen:
+    reachable: set[str] = set()
+    for start in first_stages(spec):
+        chain = stage_chain(spec, start)
+        reachable.update(chain)
+        following = spec.stages[index[chain[-1]]].next_on_failure if chain else None
+        if following in chain:
             found.append(
                 (
-                    (("stages", index[current], "id")),
+                    ("stages", index[following], "id"),
                     "cycle",
-                    "next_on_failure links form a cycle: " + " -> ".join([*seen, current]),
-                    current,
+                    "next_on_failure links form a cycle: " + " -> ".join([*chain, following]),
+                    following,
                 )
             )
             return found
-        seen.append(current)
-        current = spec.stages[index[current]].next_on_failure
+    starts = " or ".join(f"'{start}'" for start in first_stages(spec))
     for i, stage in enumerate(spec.stages):
-        if stage.id not in seen and stage.id in index and index[stage.id] == i:
+        if stage.id not in reachable and index[stage.id] == i:
             found.append(
                 (
                     ("stages", i, "id"),
                     "unreachable",
-                    f"no patient can reach this stage from the first stage '{spec.stages[0].id}'",
+                    f"no patient can reach this stage from the first stage {starts}",
                     stage.id,
                 )
             )
@@ -292,17 +351,63 @@ def _endpoint_problems(
         if unknown:
             found.append((("endpoints", i, key), "unknown_stage", "no stage has this id", unknown))
             continue
-        for earlier, later in zip(endpoint.stage_ids, endpoint.stage_ids[1:], strict=False):
-            if spec.stages[index[earlier]].next_on_failure != later:
-                found.append(
-                    (
-                        ("endpoints", i, "stages"),
-                        "not_a_path",
-                        f"'{later}' must be the next_on_failure of '{earlier}'",
-                        endpoint.stage_ids,
-                    )
-                )
-                break
+        found.extend(_path_problems(spec, ("endpoints", i, "stages"), endpoint.stage_ids))
+        found.extend(_comparison_problems(spec, i, index))
+    return found
+
+
+def _path_problems(
+    spec: Scenario, path: tuple[Any, ...], stage_ids: list[str]
+) -> list[tuple[tuple[Any, ...], str, str, Any]]:
+    index = {stage.id: stage for stage in spec.stages}
+    for earlier, later in zip(stage_ids, stage_ids[1:], strict=False):
+        if index[earlier].next_on_failure != later:
+            message = f"'{later}' must be the next_on_failure of '{earlier}'"
+            return [(path, "not_a_path", message, stage_ids)]
+    return []
+
+
+def arms_reaching(spec: Scenario, stage_id: str) -> list[str]:
+    """Ids of the arms whose patients can reach ``stage_id`` (the first stage's id if no arms)."""
+    starts = first_stages(spec)
+    names = [arm.id for arm in spec.arms] if spec.arms else starts
+    return [
+        name
+        for name, start in zip(names, starts, strict=True)
+        if stage_id in stage_chain(spec, start)
+    ]
+
+
+def _comparison_problems(
+    spec: Scenario, i: int, index: dict[str, int]
+) -> list[tuple[tuple[Any, ...], str, str, Any]]:
+    endpoint = spec.endpoints[i]
+    path = ("endpoints", i, "versus")
+    if endpoint.rule.test != "fisher":
+        if endpoint.versus is None:
+            return []
+        message = "`versus` names a control group, which only a fisher rule compares"
+        return [(path, "versus_without_fisher", message, endpoint.versus)]
+    if endpoint.versus is None:
+        message = "a fisher rule compares two groups: name the control stage(s) in `versus`"
+        return [(("endpoints", i), "versus_needed", message, None)]
+    unknown = [s for s in endpoint.versus if s not in index]
+    if unknown:
+        return [(path, "unknown_stage", "no stage has this id", unknown)]
+    found = _path_problems(spec, path, endpoint.versus)
+    shared = set(arms_reaching(spec, endpoint.stage_ids[0])) & set(
+        arms_reaching(spec, endpoint.versus[0])
+    )
+    if shared:
+        found.append(
+            (
+                path,
+                "groups_share_patients",
+                "the two groups must hold different patients: compare stages of different "
+                f"`arms` (both reachable from {', '.join(sorted(shared))})",
+                endpoint.versus,
+            )
+        )
     return found
 
 
@@ -348,13 +453,32 @@ def _monitoring_problems(spec: Scenario, i: int) -> list[tuple[tuple[Any, ...], 
 def null_response_of(spec: Scenario, stage_index: int) -> float | None:
     """The stage's response rate in the null world.
 
-    ``null_response`` if given, else ``p0`` of the first single-stage endpoint on
-    the stage, else None (the caller reports it).
+    ``null_response`` if given; else ``p0`` of the first one-group endpoint on
+    the stage; else, for the experimental stage of a ``fisher`` comparison, the
+    control stage's null rate (H0: no difference); else, for a control stage,
+    its own point response rate. None if none applies (the caller reports it).
     """
-    stage = spec.stages[stage_index]
+    return _null_response(spec, spec.stages[stage_index].id, set())
+
+
+def _null_response(spec: Scenario, stage_id: str, seen: set[str]) -> float | None:
+    stage = next(s for s in spec.stages if s.id == stage_id)
     if stage.null_response is not None:
         return stage.null_response
     for endpoint in spec.endpoints:
-        if endpoint.stage == stage.id:
+        if endpoint.stage == stage_id and not isinstance(endpoint.rule, FisherRule):
             return endpoint.rule.p0
+    known = {s.id for s in spec.stages}
+    for endpoint in spec.endpoints:
+        control = (endpoint.versus or [""])[0]
+        if (
+            endpoint.rule.test == "fisher"
+            and endpoint.stage_ids[:1] == [stage_id]
+            and control in known
+            and control not in seen
+        ):
+            return _null_response(spec, control, seen | {stage_id})
+    for endpoint in spec.endpoints:
+        if stage_id in (endpoint.versus or []) and isinstance(stage.response, int | float):
+            return float(stage.response)
     return None

@@ -194,6 +194,17 @@ class BayesRule(_Strict):
         return self
 
 
+class FisherRule(_Strict):
+    """One-sided Fisher exact test of two randomised groups (experimental better than control).
+
+    Reject H0 (equal response rates) if P(X >= x | both groups' totals) <= alpha,
+    X hypergeometric: the experimental group's responders given all responders.
+    """
+
+    test: Literal["fisher"]
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+
+
 def _rule_form(value: Any) -> str | None:
     return f"<{value['test']}>" if isinstance(value, dict) and "test" in value else None
 
@@ -201,7 +212,8 @@ def _rule_form(value: Any) -> str | None:
 Rule = Annotated[
     Annotated[ExactBinomialRule, Tag("<exact_binomial>")]
     | Annotated[SimonRule, Tag("<simon>")]
-    | Annotated[BayesRule, Tag("<bayes>")],
+    | Annotated[BayesRule, Tag("<bayes>")]
+    | Annotated[FisherRule, Tag("<fisher>")],
     Discriminator(_rule_form),
 ]
 
@@ -214,6 +226,12 @@ class Endpoint(_Strict):
     stages: list[Identifier] | None = Field(
         None, min_length=1, description="Responded in any of these; denominator from the first."
     )
+    versus: list[Identifier] | None = Field(
+        None,
+        min_length=1,
+        description="Control group of a `fisher` rule: responded in any of these stages, "
+        "denominator from the first; patients of other arms than `stage`/`stages`.",
+    )
     population: Literal["evaluable", "entered"] = "evaluable"
     rule: Rule
 
@@ -221,6 +239,14 @@ class Endpoint(_Strict):
     def stage_ids(self) -> list[str]:
         """The stages the endpoint counts responders in, first one giving the denominator."""
         return list(self.stages) if self.stages else [self.stage] if self.stage else []
+
+
+class Arm(_Strict):
+    """A randomised arm: patients allocated to it at registration start at `first_stage`."""
+
+    id: Identifier
+    first_stage: Identifier
+    ratio: int = Field(1, ge=1, le=100, description="Allocation ratio, e.g. 2 and 1 for 2:1.")
 
 
 class CutoffWeek(_Strict):
@@ -258,6 +284,12 @@ class Scenario(_Strict):
     enrollment: Enrollment
     population: list[Subgroup] | None = Field(None, min_length=1)
     stages: list[Stage] = Field(min_length=1, max_length=50)
+    arms: list[Arm] | None = Field(
+        None,
+        min_length=1,
+        max_length=20,
+        description="Randomisation at registration (default: one arm starting at the first stage).",
+    )
     responders: Responders = Field(default_factory=Responders)
     discontinue_grade: int = Field(3, ge=1, le=5)
     endpoints: list[Endpoint] = Field(min_length=1, max_length=50)

@@ -85,7 +85,14 @@ def summarise(result: SimulationResult) -> dict[str, Any]:
         denominators = column(alternative, prefix + "denominator")
         responders = column(alternative, prefix + "responders")
         truth = column(alternative, prefix + "true_rate")
-        estimate = _estimate_summary(denominators, responders, truth)
+        if endpoint.compares_arms:
+            control_denominators = column(alternative, prefix + "control_denominator")
+            control_responders = column(alternative, prefix + "control_responders")
+            estimate = _difference_summary(
+                denominators, responders, control_denominators, control_responders, truth
+            )
+        else:
+            estimate = _estimate_summary(denominators, responders, truth)
         summary["endpoints"][endpoint.id] = {
             "stages": [plan.stages[s].id for s in endpoint.stages],
             "population": "entered" if endpoint.population_entered else "evaluable",
@@ -113,8 +120,17 @@ def summarise(result: SimulationResult) -> dict[str, Any]:
             "true_rate_mean": float(truth.mean()),
             **estimate,
         }
+        if endpoint.compares_arms:
+            summary["endpoints"][endpoint.id].update(
+                versus=[plan.stages[s].id for s in endpoint.control_stages],
+                control_evaluable_mean=float(control_denominators.mean()),
+                control_evaluable_mean_se=_mean_se(control_denominators),
+                control_responders_mean=float(control_responders.mean()),
+                control_responders_mean_se=_mean_se(control_responders),
+            )
     summary["enrollment"] = {
         "registered": distribution(column(alternative, "registered")),
+        **_arm_summary(result, alternative),
         "screened": distribution(column(alternative, "screened")),
         "turned_away": distribution(
             np.sum([column(alternative, f"stage.{s.id}.turned_away") for s in plan.stages], axis=0)
@@ -144,6 +160,38 @@ def summarise(result: SimulationResult) -> dict[str, Any]:
     return summary
 
 
+def _difference_summary(
+    denominators: np.ndarray,
+    responders: np.ndarray,
+    control_denominators: np.ndarray,
+    control_responders: np.ndarray,
+    truth: np.ndarray,
+) -> dict[str, float | None]:
+    """The estimated difference in response rates (experimental - control) and its bias.
+
+    No confidence interval is computed for a difference, so ``ci_coverage`` is None.
+    """
+    defined = (denominators > 0) & (control_denominators > 0)
+    count = int(defined.sum())
+    summary: dict[str, float | None] = {
+        "estimate_mean": None,
+        "estimate_bias": None,
+        "estimate_bias_se": None,
+        "ci_coverage": None,
+        "ci_coverage_se": None,
+        "estimate_defined": count / len(denominators),
+    }
+    if count:
+        difference = (
+            responders[defined] / denominators[defined]
+            - control_responders[defined] / control_denominators[defined]
+        )
+        summary["estimate_mean"] = float(difference.mean())
+        summary["estimate_bias"] = float((difference - truth[defined]).mean())
+        summary["estimate_bias_se"] = _mean_se(difference - truth[defined])
+    return summary
+
+
 def _estimate_summary(
     denominators: np.ndarray, responders: np.ndarray, truth: np.ndarray
 ) -> dict[str, float | None]:
@@ -168,6 +216,25 @@ def _estimate_summary(
         "ci_coverage": coverage,
         "ci_coverage_se": proportion_se(coverage, count),
         "estimate_defined": count / len(denominators),
+    }
+
+
+def _arm_summary(result: SimulationResult, alternative: np.ndarray) -> dict[str, Any]:
+    """Patients randomised to each arm, when there is more than one."""
+    arms = result.plan.arms
+    if len(arms) < 2:
+        return {}
+    return {
+        "arms": {
+            arm.id: {
+                "share": arm.share,
+                "first_stage": result.plan.stages[arm.first_stage].id,
+                "registered": distribution(
+                    result.layout.column(alternative, f"arm.{arm.id}.registered")
+                ),
+            }
+            for arm in arms
+        }
     }
 
 

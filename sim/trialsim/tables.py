@@ -56,6 +56,10 @@ def enrollment_table(summary: dict[str, Any]) -> Table:
         (name, summary["enrollment"][name]) for name in ("registered", "screened", "turned_away")
     ]
     rows += [
+        (f"arm {arm_id}", arm["registered"])
+        for arm_id, arm in summary["enrollment"].get("arms", {}).items()
+    ]
+    rows += [
         (f"entered {stage}", values)
         for stage, values in summary["enrollment"]["stage_entries"].items()
     ]
