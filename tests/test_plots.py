@@ -184,3 +184,25 @@ def test_background_figures_equal_figures_drawn_here(result, workers):
         figures.draw(result)
         drawn = figures.collect()
     assert drawn == all_figures(result)
+
+
+@pytest.fixture(scope="module")
+def randomised_result() -> SimulationResult:
+    return run_trials(load_scenario("scenarios/randomised_upfront_d3.yaml"), 400, jobs=1)
+
+
+def test_comparison_histograms_count_every_replicate_and_every_rejection(randomised_result):
+    ax = plot_endpoint(randomised_result, "d3_upfront", ax=Figure().add_subplot())
+    bars = ax.containers  # all / rejected, for the alternative then the null world
+    assert len(bars) == 4
+    layout = randomised_result.layout
+    for world, (everything, rejected) in enumerate((bars[:2], bars[2:])):
+        records = randomised_result.world(world)
+        reject = layout.column(records, "endpoint.d3_upfront.reject")
+        both = (layout.column(records, "endpoint.d3_upfront.denominator") > 0) & (
+            layout.column(records, "endpoint.d3_upfront.control_denominator") > 0
+        )
+        heights = [sum(bar.get_height() for bar in group) for group in (everything, rejected)]
+        assert heights[0] == pytest.approx(100 * both.mean())
+        assert heights[1] == pytest.approx(100 * (reject.astype(bool) & both).mean())
+    assert "Fisher" in ax.get_title()

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from trialsim import __version__
+from trialsim.cli_compare import compare
+from trialsim.cli_samplesize import samplesize
 from trialsim.cli_support import (
     EXIT_FAILURE,
-    EXIT_INTERRUPTED,
     EXIT_INVALID,
     Force,
     Jobs,
@@ -24,9 +25,11 @@ from trialsim.cli_support import (
     ScenarioPath,
     Seed,
     fail,
+    failing_cleanly,
     load_or_exit,
     usable_output_folder,
 )
+from trialsim.cli_sweep import sweep
 
 if TYPE_CHECKING:
     from trialsim.scenario import LoadedScenario
@@ -120,15 +123,9 @@ def run(
       trialsim run scenarios/vk2_d3_2005.yaml --trace 0 --force
     """
     loaded = load_or_exit(scenario)
-    from trialsim.outputs import OutputFolderError
-
     folder = usable_output_folder(out or Path("results") / loaded.spec.name, force)
-    try:
+    with failing_cleanly():
         _run(loaded, folder, replicates, seed, jobs, force, quiet, trace)
-    except OutputFolderError as err:
-        fail([str(err)], EXIT_FAILURE)
-    except KeyboardInterrupt:
-        fail(["interrupted: nothing was written"], EXIT_INTERRUPTED)
 
 
 def _run(
@@ -346,6 +343,9 @@ def design_single(
 
 
 # Planning commands live in their own modules (cli_*.py); they are registered here.
+app.command()(compare)
+app.command()(samplesize)
+app.command()(sweep)
 
 
 def main() -> None:

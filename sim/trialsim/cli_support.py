@@ -6,6 +6,8 @@ import numpy, pydantic and the rest inside their bodies.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -64,3 +66,19 @@ def usable_output_folder(folder: Path, force: bool) -> Path:
     except OutputFolderError as err:
         fail([f"{folder}: {err}"], EXIT_INVALID)
     return folder
+
+
+@contextmanager
+def failing_cleanly() -> Iterator[None]:
+    """Turn a failed write into exit code 1 and Ctrl-C into 130, with one line on stderr.
+
+    Output folders are written whole or not at all, so either way nothing is half-written.
+    """
+    from trialsim.outputs import OutputFolderError
+
+    try:
+        yield
+    except OutputFolderError as err:
+        fail([str(err)], EXIT_FAILURE)
+    except KeyboardInterrupt:
+        fail(["interrupted: nothing was written"], EXIT_INTERRUPTED)

@@ -202,7 +202,7 @@ def _monitored_exact(
     if (
         interim is None
         or endpoint.final_min is None
-        or endpoint.stages[0] != 0
+        or endpoint.stages[0] not in {arm.first_stage for arm in plan.arms}
         or not interim.pause
         or not plan.cutoff_is_complete
         or stage.max_entries < NO_CAP

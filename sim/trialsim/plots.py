@@ -63,7 +63,7 @@ def _new_figure(width: float, height: float) -> Figure:
     return figure
 
 
-def _new_axes(ax: Axes | None) -> Axes:
+def new_axes(ax: Axes | None) -> Axes:
     """``ax`` itself, or the axes of a new stand-alone figure."""
     return ax if ax is not None else _new_figure(6.4, 4.0).add_subplot()
 
@@ -87,7 +87,7 @@ def plot_duration(result: SimulationResult, ax: Axes | None = None) -> Axes:
     matplotlib.axes.Axes
         x: calendar weeks from study start; y: percent of simulated trials per bin.
     """
-    ax = _new_axes(ax)
+    ax = new_axes(ax)
     records = result.world(ALTERNATIVE)
     series = (
         ("analysis", result.layout.column(records, "analysis_week"), ALTERNATIVE_COLOUR),
@@ -182,7 +182,7 @@ def plot_enrollment(result: SimulationResult, ax: Axes | None = None) -> Axes:
     matplotlib.axes.Axes
         x: calendar weeks from study start (one-week grid); y: patients registered.
     """
-    ax = _new_axes(ax)
+    ax = new_axes(ax)
     registration_weeks = result.registration_weeks
     finite = registration_weeks[np.isfinite(registration_weeks)]
     last_week = math.ceil(float(finite.max())) if finite.size else 1
@@ -272,6 +272,8 @@ def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = 
         gid ``"rejection-boundary"`` and y-values
         ``critical_values(plan.patients, p0, alpha)`` at x = 0, 1, ..., patients.
 
+    A two-group (``fisher``) endpoint is drawn by :func:`plot_comparison`.
+
     Raises
     ------
     KeyError
@@ -279,8 +281,10 @@ def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = 
     """
     from matplotlib.ticker import MaxNLocator
 
-    ax = _new_axes(ax)
+    ax = new_axes(ax)
     endpoint = _endpoint_plan(result, endpoint_id)
+    if endpoint.compares_arms:
+        return plot_comparison(result, endpoint_id, ax)
     layout = result.layout
     prefix = f"endpoint.{endpoint.id}."
     pairs = {
@@ -364,6 +368,74 @@ def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = 
         fontsize="medium",
     )
     ax.legend(loc="upper left", fontsize="small", frameon=False, markerscale=0.6)
+    return ax
+
+
+def plot_comparison(result: SimulationResult, endpoint_id: str, ax: Axes | None = None) -> Axes:
+    """Observed difference in response rates of a two-group endpoint, per world.
+
+    One histogram per world of the experimental minus the control response
+    proportion across replicates (replicates with an empty group left out);
+    the darker part of each bar is the replicates in which Fisher's test rejected.
+
+    Parameters
+    ----------
+    result : SimulationResult
+    endpoint_id : str
+        The ``id`` of an endpoint with a ``fisher`` rule.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        x: difference in response proportions; y: percent of simulated trials per bin.
+    """
+    ax = new_axes(ax)
+    endpoint = _endpoint_plan(result, endpoint_id)
+    layout, prefix = result.layout, f"endpoint.{endpoint.id}."
+    bins = np.linspace(-1.0, 1.0, 81).tolist()
+    rates = []
+    spread = [0.0, 0.0]
+    for world, name, colour in (
+        (ALTERNATIVE, "alternative world", ALTERNATIVE_COLOUR),
+        (NULL, "null world", NULL_COLOUR),
+    ):
+        records = result.world(world)
+        n_e = layout.column(records, prefix + "denominator")
+        n_c = layout.column(records, prefix + "control_denominator")
+        both = (n_e > 0) & (n_c > 0)
+        difference = (
+            layout.column(records, prefix + "responders")[both] / n_e[both]
+            - layout.column(records, prefix + "control_responders")[both] / n_c[both]
+        )
+        rejected = layout.column(records, prefix + "reject")[both] > 0
+        weight = np.full(difference.size, 100.0 / result.replicates)
+        rate = float(layout.column(records, prefix + "reject").mean())
+        ax.hist(difference, bins=bins, weights=weight, color=colour, alpha=0.35, label=name)
+        ax.hist(
+            difference[rejected],
+            bins=bins,
+            weights=weight[rejected],
+            color=colour,
+            alpha=0.9,
+            label=f"{name}: rejects in {rate:.3f}",
+        )
+        rates.append(rate)
+        if difference.size:
+            spread = [min(spread[0], difference.min()), max(spread[1], difference.max())]
+    stages = " + ".join(result.plan.stages[s].id for s in endpoint.stages)
+    control = " + ".join(result.plan.stages[s].id for s in endpoint.control_stages)
+    ax.set_xlabel(f"difference in response proportion\n{stages} − {control}", fontsize="small")
+    ax.set_ylabel("simulated trials (%)")
+    ax.set_xlim(max(spread[0] - 0.05, -1.0), min(spread[1] + 0.05, 1.0))
+    ax.set_ylim(top=ax.get_ylim()[1] * LEGEND_HEADROOM)
+    power_se = math.sqrt(rates[0] * (1 - rates[0]) / result.replicates)
+    ax.set_title(
+        f"{endpoint.id}: Fisher α = {endpoint.alpha:g}, simulated power {rates[0]:.3f} "
+        f"± {power_se:.3f}",
+        fontsize="medium",
+    )
+    ax.legend(loc="upper left", fontsize="small", frameon=False)
     return ax
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 MISSING = "—"
@@ -107,7 +107,7 @@ def _text(value: Any) -> str:
     return html.escape(MISSING if value is None else str(value))
 
 
-def _table(
+def html_table(
     header: Iterable[str], rows: Iterable[Iterable[str]], classes: Iterable[str] = ()
 ) -> str:
     """An HTML table; every cell is escaped here. ``classes`` name each column's CSS class."""
@@ -174,6 +174,8 @@ def _endpoint_sections(summary: Mapping[str, Any]) -> str:
     for endpoint_id, endpoint in endpoints.items():
         e = _mapping(endpoint)
         stages = " + ".join(str(s) for s in e.get("stages", [])) or MISSING
+        if e.get("versus"):
+            stages += " vs " + " + ".join(str(s) for s in e["versus"])
         decisions.append(
             [
                 str(endpoint_id),
@@ -200,7 +202,7 @@ def _endpoint_sections(summary: Mapping[str, Any]) -> str:
                 with_error(e.get("ci_coverage"), e.get("ci_coverage_se"), 3),
             ]
         )
-    decision_table = _table(
+    decision_table = html_table(
         [
             "Endpoint",
             "Stages",
@@ -215,7 +217,7 @@ def _endpoint_sections(summary: Mapping[str, Any]) -> str:
         decisions,
         ["", "text", "text", "text", "", "exact", "", "exact", ""],
     )
-    estimation_table = _table(
+    estimation_table = html_table(
         [
             "Endpoint",
             "Mean denominator",
@@ -241,7 +243,10 @@ def _endpoint_sections(summary: Mapping[str, Any]) -> str:
         '<p class="note">Alternative world. Mean denominator and responders are patients per '
         "trial. Estimate = responders / denominator in trials with a denominator above zero; "
         "bias = mean of estimate minus the true rate; coverage = share of exact (Clopper–Pearson) "
-        "95% confidence intervals that contain the true rate.</p>" + estimation_table
+        "95% confidence intervals that contain the true rate. For a two-group (Fisher) "
+        "endpoint the counts are the experimental group's, and the true rate and estimate are "
+        "the difference experimental minus control (no interval, so no coverage).</p>"
+        + estimation_table
     )
 
 
@@ -270,12 +275,16 @@ def _enrollment_section(summary: Mapping[str, Any]) -> str:
             "Turned away (stage not admitting)", enrollment.get("turned_away"), counts
         ),
     ]
+    for arm_id, arm in _mapping(enrollment.get("arms")).items():
+        share = _mapping(arm).get("share")
+        label = f"Randomised to arm {arm_id} ({probability(share)} of registrations)"
+        rows.append(_distribution_row(label, _mapping(arm).get("registered"), counts))
     for stage_id, values in _mapping(enrollment.get("stage_entries")).items():
         rows.append(_distribution_row(f"Entered stage {stage_id}", values, counts))
     return (
         "<h2>Enrollment</h2>"
         '<p class="note">Patients per simulated trial, alternative world; percentiles across '
-        "trials.</p>" + _table(DISTRIBUTION_HEADER, rows)
+        "trials.</p>" + html_table(DISTRIBUTION_HEADER, rows)
     )
 
 
@@ -299,7 +308,7 @@ def _duration_section(summary: Mapping[str, Any]) -> str:
     return (
         "<h2>Duration (weeks from study start)</h2>"
         '<p class="note">Calendar weeks, alternative world; one month is 4.35 weeks.</p>'
-        + _table(DISTRIBUTION_HEADER, rows)
+        + html_table(DISTRIBUTION_HEADER, rows)
     )
 
 
@@ -320,7 +329,7 @@ def _adverse_event_section(summary: Mapping[str, Any]) -> str:
     return (
         "<h2>Adverse events</h2>"
         '<p class="note">Alternative world, events up to the analysis.</p>'
-        + _table(
+        + html_table(
             ["Event", "Patients with the event, mean per trial", "Probability of at least one"],
             rows,
         )
@@ -363,7 +372,7 @@ def _stage_section(summary: Mapping[str, Any]) -> str:
         "would have entered a stage that was not admitting. Stopped early: share of trials whose "
         "interim analysis stopped the stage. Over-run: patients admitted while the interim "
         "analysis was pending (Simon rules with <code>during_interim: continue</code>).</p>"
-        + _table(
+        + html_table(
             [
                 "Stage",
                 "World",
@@ -378,7 +387,7 @@ def _stage_section(summary: Mapping[str, Any]) -> str:
         )
     )
     if subgroup_rows:
-        section += "<h3>By subgroup (alternative world)</h3>" + _table(
+        section += "<h3>By subgroup (alternative world)</h3>" + html_table(
             ["Stage", "Subgroup", "Entered", "Evaluable", "Responders"], subgroup_rows
         )
     return section
@@ -404,17 +413,18 @@ def _caption(name: str) -> str:
     return name
 
 
-def _figure_section(figures: Mapping[str, bytes]) -> str:
+def figure_section(figures: Mapping[str, bytes], caption: Callable[[str], str] = _caption) -> str:
+    """A "Figures" section embedding each image as a ``data:`` URI, captioned by file name."""
     if not figures:
         return ""
     parts = ["<h2>Figures</h2>"]
     for name, data in figures.items():
         encoded = base64.b64encode(data).decode("ascii")
-        caption = _caption(name)
+        text = caption(name)
         parts.append(
             f'<figure><img src="data:{_image_type(data)};base64,{encoded}" '
-            f'alt="{html.escape(caption, quote=True)}">'
-            f"<figcaption>{html.escape(caption)} <code>{html.escape(name)}</code></figcaption>"
+            f'alt="{html.escape(text, quote=True)}">'
+            f"<figcaption>{html.escape(text)} <code>{html.escape(name)}</code></figcaption>"
             "</figure>"
         )
     return "".join(parts)
@@ -475,13 +485,26 @@ def render_report(summary: Mapping[str, Any], figures: Mapping[str, bytes]) -> s
         _duration_section(summary),
         _adverse_event_section(summary),
         _stage_section(summary),
-        _figure_section(figures),
+        figure_section(figures),
     ]
+    return html_page(f"{heading} · trialsim report", body)
+
+
+def html_page(title: str, body: Iterable[str]) -> str:
+    """A complete HTML document with this module's inline style.
+
+    Parameters
+    ----------
+    title : str
+        Plain text for the browser tab; escaped here.
+    body : iterable of str
+        HTML fragments, already escaped; empty ones are left out.
+    """
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_text(heading)} · trialsim report</title>\n"
+        f"<title>{_text(title)}</title>\n"
         f"<style>{STYLE}</style>\n</head>\n<body>\n"
         + "\n".join(part for part in body if part)
         + "\n</body>\n</html>\n"
