@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from trialsim.backends import fork_context, leave_interrupts_to_parent
 from trialsim.binomial import critical_values
 from trialsim.plan import WEEKS_PER_MONTH, EndpointPlan
 from trialsim.records import ALTERNATIVE, NULL
-from trialsim.runner import fork_context, leave_interrupts_to_parent
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

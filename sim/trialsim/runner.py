@@ -8,16 +8,13 @@ any chunk size.
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from multiprocessing import get_all_start_methods, get_context
-from multiprocessing.context import BaseContext
 
 import numpy as np
 
+from trialsim.backends import run_tasks
 from trialsim.draws import draw_chunk, draw_patients, null_response_rate
 from trialsim.model import TraceRow, WorldTraceRow, simulate_chunk_worlds, simulate_worlds
 from trialsim.plan import TrialPlan, compile_plan
@@ -97,6 +94,7 @@ def run_trials(
     seed: int | None = None,
     jobs: int | None = None,
     on_progress: ProgressCallback | None = None,
+    scheduler: str | None = None,
 ) -> SimulationResult:
     """Simulate the scenario's trial many times, in the alternative and the null world.
 
@@ -112,6 +110,9 @@ def run_trials(
         Worker processes (default: all cores). ``1`` runs in this process.
     on_progress : callable, optional
         Called with the number of replicates finished so far.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://host:port``) to run the
+        chunks on instead of local processes.
 
     Returns
     -------
@@ -135,24 +136,22 @@ def run_trials(
     records = np.empty((2 * replicates, len(layout)))
     registrations = np.empty((replicates, plan.patients))
     chunks = [
-        (start, min(start + CHUNK_REPLICATES, replicates))
+        (plan, seed, start, min(start + CHUNK_REPLICATES, replicates))
         for start in range(0, replicates, CHUNK_REPLICATES)
     ]
     started = time.perf_counter()
     done = 0
-
-    def place(start: int, stop: int, chunk: tuple[np.ndarray, np.ndarray]) -> None:
-        nonlocal done
-        records[2 * start : 2 * stop], registrations[start:stop] = chunk
+    for index, (records_chunk, registrations_chunk) in run_tasks(
+        simulate_chunk, chunks, jobs, scheduler
+    ):
+        _, _, start, stop = chunks[index]
+        records[2 * start : 2 * stop], registrations[start:stop] = (
+            records_chunk,
+            registrations_chunk,
+        )
         done += stop - start
         if on_progress is not None:
             on_progress(done)
-
-    if jobs == 1:
-        for start, stop in chunks:
-            place(start, stop, simulate_chunk(plan, seed, start, stop))
-    else:
-        _run_pool(plan, seed, chunks, jobs, place)
     return SimulationResult(
         scenario=scenario,
         plan=plan,
@@ -164,41 +163,6 @@ def run_trials(
         jobs=jobs,
         elapsed_seconds=time.perf_counter() - started,
     )
-
-
-def _run_pool(
-    plan: TrialPlan,
-    seed: int,
-    chunks: list[tuple[int, int]],
-    jobs: int,
-    place: Callable[[int, int, tuple[np.ndarray, np.ndarray]], None],
-) -> None:
-    context = fork_context()
-    with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=leave_interrupts_to_parent
-    ) as pool:
-        pending: dict[Future[tuple[np.ndarray, np.ndarray]], tuple[int, int]] = {}
-        try:
-            for start, stop in chunks:
-                pending[pool.submit(simulate_chunk, plan, seed, start, stop)] = (start, stop)
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    start, stop = pending.pop(future)
-                    place(start, stop, future.result())
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-
-
-def leave_interrupts_to_parent() -> None:
-    """Worker initializer: Ctrl-C is handled once, by the parent, which stops the pool."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def fork_context() -> BaseContext | None:
-    """The ``fork`` start method where available: workers inherit the parent's imports."""
-    return get_context("fork") if "fork" in get_all_start_methods() else None
 
 
 def trace_replicate(
