@@ -303,3 +303,20 @@ class Oracle:
 def oracle() -> type[Oracle]:
     """The independent exact oracle class (construct with a scenario dictionary)."""
     return Oracle
+
+
+_RECORDS: dict[tuple[str, int, int], np.ndarray] = {}
+
+
+def simulated_records(result: Any, world: int | None = None) -> np.ndarray:
+    """The per-replicate records behind a run's tallies, simulated again (all, or one world).
+
+    Rows alternate alternative / null world, as from ``trialsim.runner.simulate_chunk``.
+    """
+    from trialsim.runner import simulate_chunk
+
+    key = (result.scenario.sha256, result.replicates, result.seed)
+    if key not in _RECORDS:
+        _RECORDS[key] = simulate_chunk(result.plan, result.seed, 0, result.replicates)[0]
+    records = _RECORDS[key]
+    return records if world is None else records[world::2]

@@ -8,9 +8,11 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from test_cli import documented_examples, workdir  # noqa: F401 - workdir: a fixture
 from typer.testing import CliRunner
@@ -20,7 +22,9 @@ from trialsim.cli_compare import compare, default_output_folder
 from trialsim.compare import compare_results
 from trialsim.compare_plots import comparison_figures, plot_differences, plot_rates
 from trialsim.compare_report import comparison_rows, render_comparison_report
-from trialsim.runner import SimulationResult, run_trials
+from trialsim.paired import PairedRun, run_paired
+from trialsim.records import ALTERNATIVE, RecordLayout
+from trialsim.runner import CHUNK_REPLICATES, run_trials
 from trialsim.scenario import load_scenario
 from trialsim.summary import summarise
 
@@ -30,8 +34,8 @@ REPLICATES = 300
 runner = CliRunner()
 
 
-def simulate(path: Path, replicates: int = REPLICATES) -> SimulationResult:
-    return run_trials(load_scenario(path), replicates=replicates, jobs=1)
+def simulate(*paths: Path, replicates: int = REPLICATES, jobs: int = 1) -> PairedRun:
+    return run_paired([load_scenario(path) for path in paths], replicates=replicates, jobs=jobs)
 
 
 def variant(folder: Path, name: str, *replacements: tuple[str, str]) -> Path:
@@ -55,24 +59,26 @@ def metric_entries(comparison: dict[str, Any]) -> Iterator[tuple[str, dict[str, 
         yield f"trial.{key}", metric
 
 
-@pytest.fixture(scope="module")
-def reference() -> SimulationResult:
-    return simulate(SHIPPED_2005)
+def without_timing(summary: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in summary.items() if key != "elapsed_seconds"}
 
 
 @pytest.fixture(scope="module")
-def better_vk2(tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
-    """The 2005 scenario with a higher VK2 response rate (0.172 -> 0.20)."""
+def itself() -> PairedRun:
+    """The 2005 scenario compared with itself."""
+    return simulate(SHIPPED_2005, SHIPPED_2005)
+
+
+@pytest.fixture(scope="module")
+def better_vk2(tmp_path_factory: pytest.TempPathFactory) -> PairedRun:
+    """The 2005 scenario against itself with a higher VK2 response rate (0.172 -> 0.20)."""
     folder = tmp_path_factory.mktemp("better")
-    return simulate(
-        variant(folder, "better-vk2", ("response: 0.172", "response: 0.20")), replicates=1000
-    )
+    better = variant(folder, "better-vk2", ("response: 0.172", "response: 0.20"))
+    return simulate(SHIPPED_2005, better, replicates=1000)
 
 
-def test_scenario_compared_with_itself_differs_by_exactly_zero(
-    reference: SimulationResult,
-) -> None:
-    comparison = compare_results([reference, simulate(SHIPPED_2005)])
+def test_scenario_compared_with_itself_differs_by_exactly_zero(itself: PairedRun) -> None:
+    comparison = compare_results(itself)
     entries = dict(metric_entries(comparison))
     assert {"endpoints.vk2_response.power", "trial.analysis_week"} <= set(entries)
     assert "adverse_events.skin rash.any_probability" in entries
@@ -88,10 +94,9 @@ def test_scenario_compared_with_itself_differs_by_exactly_zero(
 
 
 def test_common_random_numbers_sharpen_the_difference_and_agree_with_exact(
-    better_vk2: SimulationResult,
+    better_vk2: PairedRun,
 ) -> None:
-    reference = simulate(SHIPPED_2005, replicates=better_vk2.replicates)
-    comparison = compare_results([reference, better_vk2])
+    comparison = compare_results(better_vk2)
     power = comparison["endpoints"]["vk2_response"]["power"]
     difference = power["differences"][1]
     assert difference["se"] < 0.6 * difference["se_unpaired"]
@@ -105,37 +110,75 @@ def test_common_random_numbers_sharpen_the_difference_and_agree_with_exact(
     assert (type1["difference"], type1["se"]) == (0.0, 0.0)
 
 
-def test_values_equal_the_run_summary(reference: SimulationResult) -> None:
-    comparison = compare_results([reference, reference])
-    summary = summarise(reference)
-    for endpoint_id, endpoint in summary["endpoints"].items():
-        value = comparison["endpoints"][endpoint_id]["power"]["values"][0]
-        assert value["value"] == endpoint["power"]
-        assert value["se"] == endpoint["power_se"]
-        assert value["exact"] == endpoint["power_exact"]
-    registered = comparison["trial"]["registered"]["values"][0]
-    assert registered["value"] == summary["enrollment"]["registered"]["mean"]
-    assert registered["p95"] == summary["enrollment"]["registered"]["p95"]
-    events = comparison["adverse_events"]["skin rash"]
-    assert (
-        events["mean_patients"]["values"][0]["value"]
-        == (summary["adverse_events"]["skin rash"]["mean_patients"])
+def test_paired_se_is_that_of_the_per_replicate_differences(better_vk2: PairedRun) -> None:
+    records = []
+    for result in better_vk2.results:
+        chunks: list[np.ndarray] = []
+        run_trials(result.scenario, better_vk2.replicates, jobs=1, on_records=chunks.append)
+        alternative = np.concatenate(chunks)[ALTERNATIVE::2]
+        records.append((RecordLayout.for_plan(result.plan), alternative))
+    for column, key in (
+        ("endpoint.vk2_response.reject", ("endpoints", "vk2_response", "power")),
+        ("analysis_week", ("trial", "analysis_week")),
+    ):
+        reference, other = (layout.column(rows, column) for layout, rows in records)
+        differences = other - reference
+        expected = np.std(differences, ddof=1) / np.sqrt(len(differences))
+        assert expected > 0, column
+        assert better_vk2.paired_se(1, key) == pytest.approx(expected, rel=1e-9), column
+
+
+def test_lockstep_results_do_not_depend_on_the_number_of_workers(tmp_path: Path) -> None:
+    better = variant(tmp_path, "better-vk2", ("response: 0.172", "response: 0.20"))
+    replicates = 3 * CHUNK_REPLICATES + 17
+    serial, parallel = (
+        simulate(SHIPPED_2005, better, replicates=replicates, jobs=jobs) for jobs in (1, 2)
     )
-    assert comparison["seed"] == reference.seed
-    assert comparison["replicates"] == REPLICATES
-    assert comparison["scenarios"][0]["sha256"] == reference.scenario.sha256
+    assert (serial.results[0].jobs, parallel.results[0].jobs) == (1, 2)
+    for name in ("count", "mean", "squares"):
+        np.testing.assert_array_equal(
+            getattr(serial.differences, name), getattr(parallel.differences, name)
+        )
+    for one, two in zip(serial.results, parallel.results, strict=True):
+        assert without_timing(summarise(one)) == {**without_timing(summarise(two)), "jobs": 1}
+    assert json.dumps(compare_results(serial)) == json.dumps(compare_results(parallel))
 
 
-def test_endpoint_or_event_in_one_scenario_only_has_no_difference(
-    reference: SimulationResult, tmp_path: Path
-) -> None:
+def test_values_equal_the_summary_of_a_plain_run(better_vk2: PairedRun) -> None:
+    comparison = compare_results(better_vk2)
+    for k, paired in enumerate(better_vk2.results):
+        plain = run_trials(paired.scenario, better_vk2.replicates, better_vk2.seed, jobs=1)
+        summary = summarise(plain)
+        assert without_timing(summarise(paired)) == without_timing(summary)
+        for endpoint_id, endpoint in summary["endpoints"].items():
+            value = comparison["endpoints"][endpoint_id]["power"]["values"][k]
+            assert value["value"] == endpoint["power"]
+            assert value["se"] == endpoint["power_se"]
+            assert value["exact"] == endpoint["power_exact"]
+            early = comparison["endpoints"][endpoint_id]["early_stop_null"]["values"][k]
+            assert early["value"] == endpoint["early_stop_null"]
+        registered = comparison["trial"]["registered"]["values"][k]
+        assert registered["value"] == summary["enrollment"]["registered"]["mean"]
+        assert registered["p95"] == summary["enrollment"]["registered"]["p95"]
+        analysis = comparison["trial"]["analysis_week"]["values"][k]
+        assert analysis["p50"] == summary["duration_weeks"]["analysis"]["p50"]
+        events = comparison["adverse_events"]["skin rash"]
+        expected = summary["adverse_events"]["skin rash"]
+        assert events["mean_patients"]["values"][k]["value"] == expected["mean_patients"]
+        assert events["any_probability"]["values"][k]["value"] == expected["any_probability"]
+        assert comparison["scenarios"][k]["sha256"] == plain.scenario.sha256
+    assert comparison["seed"] == better_vk2.seed
+    assert comparison["replicates"] == 1000
+
+
+def test_endpoint_or_event_in_one_scenario_only_has_no_difference(tmp_path: Path) -> None:
     renamed = variant(
         tmp_path,
         "renamed",
         ("- id: overall ", "- id: overall_any "),
         ("name: skin rash", "name: rash"),
     )
-    comparison = compare_results([reference, simulate(renamed)])
+    comparison = compare_results(simulate(SHIPPED_2005, renamed))
     assert list(comparison["endpoints"]) == ["vk2_response", "d3_rescue", "overall", "overall_any"]
     for endpoint_id, present in (("overall", [True, False]), ("overall_any", [False, True])):
         power = comparison["endpoints"][endpoint_id]["power"]
@@ -148,26 +191,38 @@ def test_endpoint_or_event_in_one_scenario_only_has_no_difference(
     assert rows["endpoint overall_any", "power"].differences == ["—"]
 
 
-def test_results_must_be_paired(reference: SimulationResult) -> None:
+def test_results_must_be_paired(itself: PairedRun) -> None:
     with pytest.raises(ValueError, match="at least two"):
-        compare_results([reference])
+        run_paired([load_scenario(SHIPPED_2005)], replicates=REPLICATES, jobs=1)
+    with pytest.raises(ValueError, match="at least two"):
+        compare_results(replace(itself, results=itself.results[:1]))
     other_seed = run_trials(load_scenario(SHIPPED_2005), replicates=REPLICATES, seed=5, jobs=1)
     with pytest.raises(ValueError, match="seed"):
-        compare_results([reference, other_seed])
+        compare_results(replace(itself, results=(itself.results[0], other_seed)))
 
 
-def test_figures_draw_on_the_given_axes(
-    reference: SimulationResult, better_vk2: SimulationResult
-) -> None:
+def test_figures_draw_on_the_given_axes(itself: PairedRun) -> None:
     from matplotlib.figure import Figure
+    from matplotlib.patches import StepPatch
 
-    comparison = compare_results([reference, reference])
-    axes = Figure().subplots(1, 2)
+    from trialsim.compare_plots import plot_distributions
+
+    comparison = compare_results(itself)
+    axes = Figure().subplots(1, 3)
     assert plot_rates(comparison, "power", ax=axes[0]) is axes[0]
     assert plot_differences(comparison, "type1_error", ax=axes[1]) is axes[1]
+    assert plot_distributions(itself.results, "registered", ax=axes[2]) is axes[2]
     endpoints = len(comparison["endpoints"])
     assert len(axes[0].containers) == 2 * endpoints  # one error bar per scenario and endpoint
-    figures = comparison_figures(comparison, [reference, reference])
+    # One bin per patient count; each scenario's bars add up to 100% of its trials.
+    registered = itself.results[0].histogram(ALTERNATIVE, "registered").values_and_counts()[0]
+    assert len(axes[2].patches) == 2
+    for patch in axes[2].patches:
+        assert isinstance(patch, StepPatch)
+        heights = patch.get_data().values
+        assert len(heights) == registered.max() - registered.min() + 1
+        assert heights.sum() == pytest.approx(100.0)
+    figures = comparison_figures(comparison, itself.results)
     assert set(figures) == {
         "power.png",
         "type1_error.png",
@@ -179,8 +234,8 @@ def test_figures_draw_on_the_given_axes(
     assert all(png.startswith(b"\x89PNG") for png in figures.values())
 
 
-def test_report_is_self_contained(reference: SimulationResult) -> None:
-    comparison = compare_results([reference, reference])
+def test_report_is_self_contained(itself: PairedRun) -> None:
+    comparison = compare_results(itself)
     page = render_comparison_report(comparison, {"power.png": b"\x89PNG\r\n\x1a\nfake"})
     assert "http" not in page
     assert re.findall(r'src="(?!data:)', page) == []
@@ -285,10 +340,10 @@ def test_one_scenario_is_an_input_error(tmp_path: Path) -> None:
 def test_interrupt_exits_130_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(*args: Any, **kwargs: Any) -> SimulationResult:
+    def interrupted(*args: Any, **kwargs: Any) -> PairedRun:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("trialsim.runner.run_trials", interrupted)
+    monkeypatch.setattr("trialsim.paired.run_paired", interrupted)
     out = tmp_path / "out"
     result = compare_cli(out)
     assert result.exit_code == 130

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from trialsim.draws import draw_patients, null_response_rate
 from trialsim.model import simulate_trial
 from trialsim.plan import NO_STAGE, compile_plan
-from trialsim.records import ALTERNATIVE, NULL, RecordMaker
-from trialsim.runner import run_trials
+from trialsim.records import ALTERNATIVE, NULL, RecordLayout, RecordMaker
+from trialsim.runner import run_trials, simulate_chunk
 from trialsim.scenario import load_scenario, validate_data
+from trialsim.tally import tally_npz
 from trialsim.yaml_source import YamlDocument
 
 from conftest import SHIPPED_2005
@@ -264,7 +265,8 @@ def test_trial_with_no_registration(load_dict, minimal_scenario):
     assert row["registered"] == 0 and row["stage.first.entered"] == 0
     assert row["endpoint.primary.denominator"] == 0 and row["endpoint.primary.reject"] == 0
     result = run_trials(loaded, replicates=4, seed=1, jobs=1)
-    assert np.all(result.layout.column(result.records, "registered") == 0)
+    assert result.mean(ALTERNATIVE, "registered") == 0
+    assert result.histogram(ALTERNATIVE, "registered").quantile(0.95) == 0
 
 
 # --- reproducibility and common random numbers ---------------------------------------------
@@ -275,20 +277,51 @@ def shipped():
     return load_scenario(SHIPPED_2005)
 
 
-def test_same_records_for_any_number_of_jobs(shipped):
-    one = run_trials(shipped, replicates=520, seed=11, jobs=1)
-    two = run_trials(shipped, replicates=520, seed=11, jobs=2)
+def test_same_tallies_for_any_number_of_jobs(shipped):
+    one = run_trials(shipped, replicates=1020, seed=11, jobs=1)
+    two = run_trials(shipped, replicates=1020, seed=11, jobs=2)
     assert two.jobs == 2
-    assert np.array_equal(one.records, two.records)
-    assert np.array_equal(one.registration_weeks, two.registration_weeks, equal_nan=True)
+    assert tally_npz(one.tally) == tally_npz(two.tally)
 
 
 def test_first_replicates_do_not_depend_on_run_length(shipped):
-    short = run_trials(shipped, replicates=260, seed=12, jobs=1)
-    long = run_trials(shipped, replicates=520, seed=12, jobs=1)
-    assert np.array_equal(short.records, long.records[: 2 * 260])
-    other_seed = run_trials(shipped, replicates=260, seed=13, jobs=1)
-    assert not np.array_equal(short.records, other_seed.records)
+    plan = compile_plan(shipped.spec)
+    short, short_weeks = simulate_chunk(plan, 12, 0, 260)
+    long, long_weeks = simulate_chunk(plan, 12, 0, 520)
+    assert np.array_equal(short, long[: 2 * 260])
+    assert np.array_equal(short_weeks, long_weeks[:260], equal_nan=True)
+    assert np.array_equal(simulate_chunk(plan, 12, 250, 260)[0], long[2 * 250 : 2 * 260])
+    assert not np.array_equal(short, simulate_chunk(plan, 13, 0, 260)[0])
+
+
+def test_a_grown_run_equals_a_run_of_that_length(shipped):
+    whole = run_trials(shipped, replicates=1000, seed=16, jobs=1)
+    half = run_trials(shipped, replicates=500, seed=16, jobs=1)
+    grown = run_trials(shipped, replicates=1000, seed=16, jobs=2, resume=half.tally)
+    assert tally_npz(grown.tally) == tally_npz(whole.tally)
+    # Off the chunk grid, counts are equal and means equal up to rounding.
+    uneven = run_trials(
+        shipped,
+        replicates=1000,
+        seed=16,
+        jobs=1,
+        resume=run_trials(shipped, replicates=310, seed=16, jobs=1).tally,
+    )
+    for world in (ALTERNATIVE, NULL):
+        got, want = uneven.world(world), whole.world(world)
+        assert np.array_equal(got.moments.count, want.moments.count)
+        assert np.allclose(got.moments.mean, want.moments.mean, rtol=1e-12, equal_nan=True)
+        for a, b in zip(got.histograms, want.histograms, strict=True):
+            assert np.array_equal(a.table.counts, b.table.counts)
+    with pytest.raises(ValueError, match="shrink"):
+        run_trials(shipped, replicates=400, seed=16, jobs=1, resume=half.tally)
+
+
+def test_records_stream_in_replicate_order_for_any_number_of_jobs(shipped):
+    streamed: list[np.ndarray] = []
+    run_trials(shipped, replicates=1020, seed=17, jobs=2, on_records=streamed.append)
+    plan = compile_plan(shipped.spec)
+    assert np.array_equal(np.vstack(streamed), simulate_chunk(plan, 17, 0, 1020)[0])
 
 
 def test_draws_are_a_function_of_seed_and_replicate(shipped):
@@ -301,8 +334,9 @@ def test_draws_are_a_function_of_seed_and_replicate(shipped):
 
 def test_worlds_share_registrations(shipped):
     """Common random numbers: both worlds register the same patients at the same weeks."""
-    result = run_trials(shipped, replicates=300, seed=14, jobs=1)
-    alternative, null = result.world(ALTERNATIVE), result.world(NULL)
+    records, _ = simulate_chunk(compile_plan(shipped.spec), 14, 0, 300)
+    alternative, null = records[ALTERNATIVE::2], records[NULL::2]
+    layout = RecordLayout.for_plan(compile_plan(shipped.spec))
     columns = [
         "registered",
         "screened",
@@ -313,11 +347,11 @@ def test_worlds_share_registrations(shipped):
     ]
     for name in columns:
         assert np.array_equal(
-            result.layout.column(alternative, name), result.layout.column(null, name)
+            layout.column(alternative, name), layout.column(null, name)
         ), name
     responders = "stage.vk2.responders"
     assert not np.array_equal(
-        result.layout.column(alternative, responders), result.layout.column(null, responders)
+        layout.column(alternative, responders), layout.column(null, responders)
     )
 
 

@@ -9,13 +9,24 @@ backend or on the number of workers.
 from __future__ import annotations
 
 import signal
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import suppress
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
 Result = TypeVar("Result")
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+"""How long to keep trying to reach a Dask scheduler before giving up, in seconds."""
+DASK_RETRIES = 2
+"""Times a task that raised on a Dask worker is run again before its error is final."""
+
+
+class BackendError(RuntimeError):
+    """The tasks could not be run where asked: Dask missing, scheduler unreachable or lost."""
 
 
 def run_tasks(
@@ -35,16 +46,23 @@ def run_tasks(
     jobs : int
         Worker processes; ``1`` runs every task in this process, in order.
     scheduler : str, optional
-        Address of a Dask distributed scheduler; not supported yet.
+        Address of a Dask distributed scheduler (``tcp://host:port``). When given,
+        the tasks run on its workers and ``jobs`` is ignored; see :func:`run_on_dask`.
 
     Yields
     ------
     (int, result)
         The task's index in ``tasks`` and what the function returned, in the order
         the tasks finish.
+
+    Raises
+    ------
+    BackendError
+        If the Dask scheduler cannot be used (see :func:`run_on_dask`).
     """
     if scheduler is not None:
-        raise NotImplementedError("Dask scheduler")
+        yield from run_on_dask(function, tasks, scheduler)
+        return
     if jobs == 1:
         for index, arguments in enumerate(tasks):
             yield index, function(*arguments)
@@ -63,6 +81,89 @@ def run_tasks(
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def run_on_dask(
+    function: Callable[..., Result], tasks: Sequence[tuple[Any, ...]], scheduler: str
+) -> Iterator[tuple[int, Result]]:
+    """Run every task on the workers of a Dask distributed scheduler, as :func:`run_tasks`.
+
+    Every task is submitted at once, under a key of its own, so that no two tasks
+    are ever merged. A task whose worker dies is run again by the scheduler, and
+    one that raises is retried ``DASK_RETRIES`` times; each index is still yielded
+    once. On any error, Ctrl-C included, the outstanding tasks are cancelled; the
+    client is always closed.
+
+    Parameters
+    ----------
+    function : callable
+        A module-level function importable on the workers (the workers need the
+        same ``trialsim`` installed).
+    tasks : sequence of tuple
+        The arguments of each call, sent with the task.
+    scheduler : str
+        Scheduler address, e.g. ``tcp://10.0.0.5:8786``.
+
+    Yields
+    ------
+    (int, result)
+        As :func:`run_tasks`.
+
+    Raises
+    ------
+    BackendError
+        If Dask is not installed, the scheduler cannot be reached within
+        ``CONNECT_TIMEOUT_SECONDS``, the connection to it is lost, or workers keep
+        dying while running a task.
+
+    Notes
+    -----
+    Arguments are not scattered to the workers ahead of the tasks: the shared
+    trial plan pickles to a few kilobytes, and scattered data would be lost with
+    the worker holding it, which a rerun cannot recover.
+    """
+    try:
+        from distributed import Client, KilledWorker, as_completed
+        from distributed.comm import CommClosedError, resolve_address
+    except ImportError as err:
+        raise BackendError(
+            f'running on the Dask scheduler {scheduler} needs Dask: pip install "trialsim[dask]"'
+        ) from err
+    import asyncio
+    from concurrent.futures import CancelledError
+
+    try:
+        # A malformed address is refused before a Client exists: a Client that fails
+        # on one hangs the interpreter's exit while it closes.
+        resolve_address(scheduler)
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
+    except (OSError, ValueError, TimeoutError, asyncio.TimeoutError) as err:
+        raise BackendError(f"cannot connect to the Dask scheduler at {scheduler}: {err}") from err
+    name = getattr(function, "__name__", "task")
+    run = uuid.uuid4().hex
+    pending: dict[Any, int] = {}
+    try:
+        try:
+            for index, arguments in enumerate(tasks):
+                future = client.submit(
+                    function, *arguments, key=f"{name}-{run}-{index}", retries=DASK_RETRIES
+                )
+                pending[future] = index
+            for future in as_completed(list(pending), loop=client.loop):
+                yield pending.pop(future), future.result()
+        except BaseException:
+            if pending:
+                with suppress(Exception):
+                    client.cancel(list(pending))
+            raise
+        finally:
+            client.close()
+    except KilledWorker as err:
+        raise BackendError(
+            f"Dask scheduler {scheduler}: workers kept dying while running a task: {err}"
+        ) from err
+    except (CancelledError, CommClosedError) as err:
+        raise BackendError(f"lost the Dask scheduler at {scheduler}: {err}") from err
 
 
 def leave_interrupts_to_parent() -> None:

@@ -23,6 +23,7 @@ from trialsim.cli_support import (
     Quiet,
     Replicates,
     ScenarioPath,
+    Scheduler,
     Seed,
     fail,
     failing_cleanly,
@@ -32,6 +33,7 @@ from trialsim.cli_support import (
 from trialsim.cli_sweep import sweep
 
 if TYPE_CHECKING:
+    from trialsim.resume import EarlierRun
     from trialsim.scenario import LoadedScenario
 
 app = typer.Typer(
@@ -113,6 +115,7 @@ def run(
             min=0, help="Also write trace.csv: the event log of this replicate (0-based)."
         ),
     ] = None,
+    scheduler: Scheduler = None,
 ) -> None:
     """Simulate the scenario's trial many times and write summary, replicates, figures and report.
 
@@ -123,26 +126,43 @@ def run(
       trialsim run scenarios/vk2_d3_2005.yaml --trace 0 --force
     """
     loaded = load_or_exit(scenario)
-    folder = usable_output_folder(out or Path("results") / loaded.spec.name, force)
+    from trialsim.resume import ResumeError, earlier_run
+
+    folder = out or Path("results") / loaded.spec.name
+    total = loaded.spec.simulation.replicates if replicates is None else replicates
+    chosen_seed = loaded.spec.simulation.seed if seed is None else seed
+    try:
+        earlier = None if force else earlier_run(folder, loaded, total, chosen_seed)
+    except ResumeError as err:
+        fail([str(err)], EXIT_INVALID)
+    if earlier is None:
+        usable_output_folder(folder, force)
     with failing_cleanly():
-        _run(loaded, folder, replicates, seed, jobs, force, quiet, trace)
+        _run(loaded, folder, total, chosen_seed, jobs, quiet, trace, scheduler, earlier)
 
 
 def _run(
     loaded: LoadedScenario,
     folder: Path,
-    replicates: int | None,
-    seed: int | None,
+    replicates: int,
+    seed: int,
     jobs: int | None,
-    force: bool,
     quiet: bool,
     trace: int | None,
+    scheduler: str | None,
+    earlier: EarlierRun | None,
 ) -> None:
+    import shutil
+
     from rich.console import Console
 
-    from trialsim.outputs import replicates_csv, summary_json, trace_csv, write_folder
+    from trialsim.cli_progress import point_progress
+    from trialsim.outputs import ReplicatesCsv, StagedFolder, summary_json, trace_csv
+    from trialsim.plan import compile_plan
     from trialsim.plots import BackgroundFigures
+    from trialsim.records import RecordLayout
     from trialsim.report import render_report
+    from trialsim.resume import REPLICATES_CSV, TALLY
     from trialsim.runner import default_jobs, run_trials, trace_replicate
     from trialsim.summary import summarise
     from trialsim.tables import (
@@ -151,36 +171,42 @@ def _run(
         enrollment_table,
         estimate_table,
     )
+    from trialsim.tally import tally_npz
 
-    total = loaded.spec.simulation.replicates if replicates is None else replicates
     workers = default_jobs() if jobs is None else jobs
-    with BackgroundFigures(workers=1 if workers > 1 else 0) as figure_workers:
-        if not quiet and sys.stderr.isatty():
-            from rich.progress import Progress
-
-            with Progress(console=Console(stderr=True), transient=True) as progress:
-                task = progress.add_task("simulating", total=total)
-                result = run_trials(
-                    loaded,
-                    replicates,
-                    seed,
-                    jobs,
-                    on_progress=lambda done: progress.update(task, completed=done),
-                )
-        else:
-            result = run_trials(loaded, replicates, seed, jobs)
+    # A grown run replaces the folder it grows, whole, once everything is written.
+    with (
+        StagedFolder(folder, force=True) as staged,
+        BackgroundFigures(workers=1 if workers > 1 else 0) as figure_workers,
+    ):
+        csv_path = staged.path / REPLICATES_CSV
+        if earlier is not None:
+            shutil.copyfile(earlier.replicates_csv, csv_path)
+        layout = RecordLayout.for_plan(compile_plan(loaded.spec))
+        with (
+            ReplicatesCsv(csv_path, layout, append=earlier is not None) as csv,
+            point_progress("simulating", replicates, quiet) as on_progress,
+        ):
+            result = run_trials(
+                loaded,
+                replicates,
+                seed,
+                jobs,
+                on_progress=on_progress,
+                scheduler=scheduler,
+                on_records=csv,
+                resume=None if earlier is None else earlier.tally,
+            )
         figure_workers.draw(result)
         summary = summarise(result)
-        files = {
-            "summary.json": summary_json(summary),
-            "replicates.csv": replicates_csv(result.layout, result.records),
-        }
+        files = {"summary.json": summary_json(summary), TALLY: tally_npz(result.tally)}
         figures = figure_workers.collect()
-    files.update(figures)
-    files["report.html"] = render_report(summary, figures).encode()
-    if trace is not None:
-        files["trace.csv"] = trace_csv(trace_replicate(loaded, trace, result.seed))
-    write_folder(folder, files, force)
+        files.update(figures)
+        files["report.html"] = render_report(summary, figures).encode()
+        if trace is not None:
+            files["trace.csv"] = trace_csv(trace_replicate(loaded, trace, result.seed))
+        staged.write(files)
+        staged.commit()
     if quiet:
         return
     console = Console()
@@ -190,9 +216,11 @@ def _run(
     events = adverse_event_table(summary)
     if events is not None:
         console.print(events)
+    grown = "" if earlier is None else f" (grown from {earlier.replicates})"
+    written = ", ".join(sorted([*files, REPLICATES_CSV]))
     console.print(
-        f"{result.replicates} replicates × 2 worlds, seed {result.seed}, {result.jobs} jobs, "
-        f"{result.elapsed_seconds:.1f} s → {folder}/ ({', '.join(sorted(files))})"
+        f"{result.replicates} replicates{grown} × 2 worlds, seed {result.seed}, "
+        f"{result.jobs} jobs, {result.elapsed_seconds:.1f} s → {folder}/ ({written})"
     )
 
 

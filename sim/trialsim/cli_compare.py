@@ -19,6 +19,7 @@ from trialsim.cli_support import (
     Jobs,
     Quiet,
     Replicates,
+    Scheduler,
     Seed,
     fail,
     failing_cleanly,
@@ -28,7 +29,6 @@ from trialsim.cli_support import (
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from trialsim.runner import SimulationResult
     from trialsim.scenario import LoadedScenario
 
 ScenarioPaths = Annotated[
@@ -48,6 +48,7 @@ def compare(
     replicates: Replicates = None,
     seed: Seed = None,
     jobs: Jobs = None,
+    scheduler: Scheduler = None,
     out: Annotated[
         Path | None,
         typer.Option(help="Output folder [default: results/compare-<names>].", file_okay=False),
@@ -60,7 +61,8 @@ def compare(
     Every scenario runs with the same seed and replicates (default: the first
     scenario's), so replicate r of each uses the same random numbers and the
     differences are paired: their Monte Carlo error is that of the per-trial
-    differences. Writes compare.json, figures (PNG) and report.html.
+    differences. The scenarios run in lockstep, chunk by chunk, so memory does
+    not grow with the replicates. Writes compare.json, figures (PNG) and report.html.
 
     \b
     Examples:
@@ -78,7 +80,7 @@ def compare(
         out or default_output_folder([scenario.spec.name for scenario in loaded]), force
     )
     with failing_cleanly():
-        _compare(loaded, folder, replicates, seed, jobs, force, quiet)
+        _compare(loaded, folder, replicates, seed, jobs, scheduler, force, quiet)
 
 
 def _load_all(paths: Sequence[Path]) -> list[LoadedScenario]:
@@ -116,49 +118,30 @@ def default_output_folder(names: Sequence[str]) -> Path:
     return Path("results") / folder
 
 
-def _simulate_all(
-    loaded: Sequence[LoadedScenario], replicates: int, seed: int, jobs: int | None, quiet: bool
-) -> list[SimulationResult]:
-    from trialsim.cli_progress import point_progress
-    from trialsim.runner import run_trials
-
-    results: list[SimulationResult] = []
-    with point_progress("simulating", replicates * len(loaded), quiet) as report:
-        for scenario in loaded:
-            # results holds the scenarios finished before this one
-            on_progress = (
-                None if report is None else lambda done: report(replicates * len(results) + done)
-            )
-            results.append(run_trials(scenario, replicates, seed, jobs, on_progress=on_progress))
-    return results
-
-
 def _compare(
     loaded: Sequence[LoadedScenario],
     folder: Path,
     replicates: int | None,
     seed: int | None,
     jobs: int | None,
+    scheduler: str | None,
     force: bool,
     quiet: bool,
 ) -> None:
     from rich.console import Console
 
+    from trialsim.cli_progress import point_progress
     from trialsim.compare import compare_results
     from trialsim.compare_plots import comparison_figures
     from trialsim.compare_report import render_comparison_report
     from trialsim.outputs import summary_json, write_folder
+    from trialsim.paired import run_paired
 
-    simulation = loaded[0].spec.simulation
-    results = _simulate_all(
-        loaded,
-        simulation.replicates if replicates is None else replicates,
-        simulation.seed if seed is None else seed,
-        jobs,
-        quiet,
-    )
-    comparison = compare_results(results)
-    figures = comparison_figures(comparison, results)
+    total = loaded[0].spec.simulation.replicates if replicates is None else replicates
+    with point_progress("simulating", total, quiet) as report:
+        run = run_paired(loaded, replicates, seed, jobs, on_progress=report, scheduler=scheduler)
+    comparison = compare_results(run)
+    figures = comparison_figures(comparison, run.results)
     files = {"compare.json": summary_json(comparison), **figures}
     files["report.html"] = render_comparison_report(comparison, figures).encode()
     write_folder(folder, files, force)
@@ -167,7 +150,7 @@ def _compare(
     console = Console()
     console.print(_terminal_table(comparison))
     console.print(
-        f"{len(results)} scenarios × {comparison['replicates']} replicates × 2 worlds, "
+        f"{len(run.results)} scenarios × {comparison['replicates']} replicates × 2 worlds, "
         f"seed {comparison['seed']} → {folder}/ ({', '.join(sorted(files))})"
     )
 

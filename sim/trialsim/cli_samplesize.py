@@ -15,6 +15,7 @@ from trialsim.cli_support import (
     Quiet,
     Replicates,
     ScenarioPath,
+    Scheduler,
     Seed,
     fail,
     failing_cleanly,
@@ -73,6 +74,7 @@ def samplesize(
     replicates: Replicates = None,
     seed: Seed = None,
     jobs: Jobs = None,
+    scheduler: Scheduler = None,
     out: SampleSizeFolder = None,
     force: Force = False,
     quiet: Quiet = False,
@@ -120,7 +122,16 @@ def samplesize(
 
     with failing_cleanly(), point_progress("simulating", None, quiet) as on_point:
         search = find_sample_size(
-            loaded, points, endpoint, power, alpha, replicates, seed, jobs, on_point
+            loaded,
+            points,
+            endpoint,
+            power,
+            alpha,
+            replicates,
+            seed,
+            jobs,
+            on_point,
+            scheduler=scheduler,
         )
         files = samplesize_files(search)
         write_folder(folder, files, force)

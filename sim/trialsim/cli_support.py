@@ -37,6 +37,16 @@ Force = Annotated[
     bool, typer.Option("--force", help="Replace an output folder that holds results.")
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        envvar="TRIALSIM_SCHEDULER",
+        metavar="ADDRESS",
+        show_default=False,
+        help="Run the simulations on the workers of the Dask scheduler at ADDRESS, e.g. "
+        'tcp://10.0.0.5:8786 (needs pip install "trialsim[dask]"); same numbers as a local run.',
+    ),
+]
 
 
 def fail(lines: list[str], code: int) -> NoReturn:
@@ -70,15 +80,16 @@ def usable_output_folder(folder: Path, force: bool) -> Path:
 
 @contextmanager
 def failing_cleanly() -> Iterator[None]:
-    """Turn a failed write into exit code 1 and Ctrl-C into 130, with one line on stderr.
+    """Turn a failed write or backend into exit code 1 and Ctrl-C into 130, one line on stderr.
 
     Output folders are written whole or not at all, so either way nothing is half-written.
     """
+    from trialsim.backends import BackendError
     from trialsim.outputs import OutputFolderError
 
     try:
         yield
-    except OutputFolderError as err:
+    except (OutputFolderError, BackendError) as err:
         fail([str(err)], EXIT_FAILURE)
     except KeyboardInterrupt:
         fail(["interrupted: nothing was written"], EXIT_INTERRUPTED)

@@ -14,6 +14,7 @@ from trialsim.cli_support import (
     Quiet,
     Replicates,
     ScenarioPath,
+    Scheduler,
     Seed,
     fail,
     failing_cleanly,
@@ -48,6 +49,7 @@ def sweep(
     replicates: Replicates = None,
     seed: Seed = None,
     jobs: Jobs = None,
+    scheduler: Scheduler = None,
     out: SweepFolder = None,
     force: Force = False,
     quiet: Quiet = False,
@@ -80,7 +82,9 @@ def sweep(
 
     with failing_cleanly():
         with point_progress("simulating grid points", len(points), quiet) as on_point:
-            result = run_sweep(loaded, points, replicates, seed, jobs, on_point)
+            result = run_sweep(
+                loaded, points, replicates, seed, jobs, on_point, scheduler=scheduler
+            )
         files = sweep_files(result)
         write_folder(folder, files, force)
     if quiet:

@@ -10,78 +10,24 @@ of either value alone. The first scenario is the reference.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from trialsim import __version__
-from trialsim.records import ALTERNATIVE, NULL
+from trialsim.paired import PairedRun, Quantity
 from trialsim.runner import SimulationResult
 from trialsim.summary import distribution, proportion_se, summarise
 
 
-@dataclass(frozen=True)
-class EndpointMetric:
-    """A per-replicate endpoint quantity compared across scenarios.
-
-    Attributes
-    ----------
-    key : str
-        Key in the comparison and in :func:`trialsim.summary.summarise`'s endpoint entry.
-    field : str
-        Record field: the column is ``endpoint.<id>.<field>``.
-    world : int
-        ``ALTERNATIVE`` or ``NULL``.
-    """
-
-    key: str
-    field: str
-    world: int
-
-    @property
-    def exact_key(self) -> str:
-        """Key of the analytic value in the summary's endpoint entry."""
-        return f"{self.key}_exact"
-
-
-ENDPOINT_METRICS = (
-    EndpointMetric("power", "reject", ALTERNATIVE),
-    EndpointMetric("type1_error", "reject", NULL),
-    EndpointMetric("early_stop", "stopped_early", ALTERNATIVE),
-    EndpointMetric("early_stop_null", "stopped_early", NULL),
-)
-TRIAL_COLUMNS = ("registered", "analysis_week", "last_patient_off_week")
-
-
-def paired_se(differences: np.ndarray) -> float:
-    """Monte Carlo standard error of a mean of paired per-replicate differences.
-
-    Parameters
-    ----------
-    differences : ndarray, shape (replicates,)
-        Scenario minus reference, replicate by replicate (same unit as the metric).
-
-    Returns
-    -------
-    float
-        ``std(differences, ddof=1) / sqrt(replicates)``; NaN for a single replicate.
-    """
-    if len(differences) < 2:
-        return math.nan
-    return float(np.std(differences, ddof=1) / math.sqrt(len(differences)))
-
-
-def compare_results(results: Sequence[SimulationResult]) -> dict[str, Any]:
+def compare_results(run: PairedRun) -> dict[str, Any]:
     """Values of every scenario and their differences from the first, with Monte Carlo errors.
 
     Parameters
     ----------
-    results : sequence of SimulationResult
-        At least two runs with the same seed and number of replicates (common
-        random numbers), from :func:`trialsim.runner.run_trials`. The first is
-        the reference.
+    run : PairedRun
+        At least two scenarios simulated in lockstep with the same seed and
+        number of replicates (common random numbers), from
+        :func:`trialsim.paired.run_paired`. The first is the reference.
 
     Returns
     -------
@@ -96,19 +42,21 @@ def compare_results(results: Sequence[SimulationResult]) -> dict[str, Any]:
         for ``mean_patients`` (patients per trial) and ``any_probability``.
         Each metric is ``{"values": [...], "differences": [...]}`` with one
         entry per scenario, in order: a value is ``{value, se}`` (plus
-        ``exact`` for endpoints, ``p05``, ``p50``, ``p95`` for trial metrics);
-        a difference is ``{difference, se, se_unpaired}`` (plus ``exact``,
-        the difference of the exact values or None, for endpoints), where
-        ``se`` is the paired standard error. A value is None where the
-        scenario lacks the endpoint or adverse event; a difference is None for
-        the reference and wherever either value is None. Trial and adverse
-        event metrics are from the alternative world.
+        ``exact`` for endpoints, ``p05``, ``p50``, ``p95`` for trial metrics and
+        ``mean_patients``); a difference is ``{difference, se, se_unpaired}``
+        (plus ``exact``, the difference of the exact values or None, for
+        endpoints), where ``se`` is the paired standard error. A value is None
+        where the scenario lacks the endpoint or adverse event; a difference is
+        None for the reference and wherever either value is None. Trial and
+        adverse event metrics are from the alternative world. Values are those
+        of :func:`trialsim.summary.summarise` of each scenario.
 
     Raises
     ------
     ValueError
-        Fewer than two results, or results with different seeds or replicates.
+        Fewer than two scenarios, or scenarios with different seeds or replicates.
     """
+    results = run.results
     if len(results) < 2:
         raise ValueError("a comparison needs at least two scenarios")
     seeds = {result.seed for result in results}
@@ -120,32 +68,29 @@ def compare_results(results: Sequence[SimulationResult]) -> dict[str, Any]:
         )
     summaries = [summarise(result) for result in results]
     labels = scenario_labels(results)
-    endpoint_ids = _union(summary["endpoints"] for summary in summaries)
-    event_names = _union(result.plan.adverse_event_names for result in results)
-    return {
+    comparison: dict[str, Any] = {
         "trialsim_version": __version__,
-        "seed": results[0].seed,
-        "replicates": results[0].replicates,
+        "seed": run.seed,
+        "replicates": run.replicates,
         "reference": labels[0],
         "scenarios": [
             {"label": label, **summary["scenario"]}
             for label, summary in zip(labels, summaries, strict=True)
         ],
-        "endpoints": {
-            endpoint_id: {
-                metric.key: _compare_endpoint_metric(results, summaries, endpoint_id, metric)
-                for metric in ENDPOINT_METRICS
-            }
-            for endpoint_id in endpoint_ids
-        },
-        "trial": {
-            column: _compare(
-                [_alternative_column(result, column) for result in results], _mean_value
-            )
-            for column in TRIAL_COLUMNS
-        },
-        "adverse_events": {name: _compare_adverse_event(results, name) for name in event_names},
+        "endpoints": {},
+        "trial": {},
+        "adverse_events": {},
     }
+    for quantity in run.quantities:
+        *groups, metric = quantity.key
+        entry = comparison
+        for group in groups:
+            entry = entry.setdefault(group, {})
+        values = [_value(result, quantity) for result in results]
+        entry[metric] = _compare(run, quantity, values)
+        if quantity.key[0] == "endpoints":
+            _add_exact(entry[metric], summaries, quantity)
+    return comparison
 
 
 def scenario_labels(results: Sequence[SimulationResult]) -> list[str]:
@@ -157,38 +102,52 @@ def scenario_labels(results: Sequence[SimulationResult]) -> list[str]:
     ]
 
 
-def _union(groups: Iterable[Iterable[str]]) -> list[str]:
-    """Distinct items of several sequences, in order of first appearance."""
-    return list(dict.fromkeys(item for group in groups for item in group))
-
-
-def _alternative_column(result: SimulationResult, column: str) -> np.ndarray | None:
-    if column not in result.layout.position:
+def _value(result: SimulationResult, quantity: Quantity) -> dict[str, Any] | None:
+    """The quantity's mean in one scenario with its Monte Carlo error; None if it lacks it."""
+    if quantity.column not in result.layout.position:
         return None
-    return result.layout.column(result.world(ALTERNATIVE), column)
+    if quantity.positive:
+        share = result.histogram(quantity.world, quantity.column).share_above(0)
+        return {"value": share, "se": proportion_se(share, result.replicates)}
+    if quantity.key[0] == "endpoints":
+        rate = result.mean(quantity.world, quantity.column)
+        return {"value": rate, "se": proportion_se(rate, result.replicates)}
+    described = distribution(result, quantity.column, quantity.world)
+    return {"value": described.pop("mean"), "se": described.pop("mean_se"), **described}
 
 
-def _compare_endpoint_metric(
-    results: Sequence[SimulationResult],
-    summaries: Sequence[dict[str, Any]],
-    endpoint_id: str,
-    metric: EndpointMetric,
+def _compare(
+    run: PairedRun, quantity: Quantity, values: Sequence[dict[str, Any] | None]
 ) -> dict[str, Any]:
-    samples: list[np.ndarray | None] = []
+    """Values of each scenario and paired differences from the first."""
+    reference = values[0]
+    differences: list[dict[str, Any] | None] = [None]
+    for scenario, value in enumerate(values[1:], start=1):
+        if value is None or reference is None:
+            differences.append(None)
+            continue
+        differences.append(
+            {
+                "difference": value["value"] - reference["value"],
+                "se": run.paired_se(scenario, quantity.key),
+                "se_unpaired": math.hypot(value["se"], reference["se"]),
+            }
+        )
+    return {"values": list(values), "differences": differences}
+
+
+def _add_exact(
+    comparison: dict[str, Any], summaries: Sequence[dict[str, Any]], quantity: Quantity
+) -> None:
+    """Add each scenario's exact value of an endpoint metric, and their differences."""
+    _, endpoint_id, metric = quantity.key
     exact: list[float | None] = []
-    for result, summary in zip(results, summaries, strict=True):
-        column = f"endpoint.{endpoint_id}.{metric.field}"
-        present = column in result.layout.position
-        if present:
-            samples.append(result.layout.column(result.world(metric.world), column))
-            exact.append(summary["endpoints"][endpoint_id].get(metric.exact_key))
-        else:
-            samples.append(None)
-            exact.append(None)
-    comparison = _compare(samples, _proportion_value)
-    for value, exact_value in zip(comparison["values"], exact, strict=True):
+    for value, summary in zip(comparison["values"], summaries, strict=True):
+        exact_value = None
         if value is not None:
+            exact_value = summary["endpoints"][endpoint_id].get(f"{metric}_exact")
             value["exact"] = exact_value
+        exact.append(exact_value)
     reference_exact = exact[0]
     for difference, exact_value in zip(comparison["differences"][1:], exact[1:], strict=True):
         if difference is not None:
@@ -197,49 +156,3 @@ def _compare_endpoint_metric(
                 if exact_value is None or reference_exact is None
                 else exact_value - reference_exact
             )
-    return comparison
-
-
-def _compare_adverse_event(results: Sequence[SimulationResult], name: str) -> dict[str, Any]:
-    patients = [_alternative_column(result, f"adverse_event.{name}.patients") for result in results]
-    return {
-        "mean_patients": _compare(patients, _mean_value),
-        "any_probability": _compare(
-            [None if p is None else (p > 0).astype(float) for p in patients], _proportion_value
-        ),
-    }
-
-
-def _proportion_value(sample: np.ndarray) -> dict[str, Any]:
-    value = float(sample.mean())
-    return {"value": value, "se": proportion_se(value, len(sample))}
-
-
-def _mean_value(sample: np.ndarray) -> dict[str, Any]:
-    described = distribution(sample)
-    return {
-        "value": described.pop("mean"),
-        "se": described.pop("mean_se"),
-        **described,
-    }
-
-
-def _compare(
-    samples: Sequence[np.ndarray | None], describe: Callable[[np.ndarray], dict[str, Any]]
-) -> dict[str, Any]:
-    """Values of each scenario's per-replicate sample and paired differences from the first."""
-    values = [None if sample is None else describe(sample) for sample in samples]
-    reference, reference_value = samples[0], values[0]
-    differences: list[dict[str, Any] | None] = [None]
-    for sample, value in zip(samples[1:], values[1:], strict=True):
-        if sample is None or value is None or reference is None or reference_value is None:
-            differences.append(None)
-            continue
-        differences.append(
-            {
-                "difference": value["value"] - reference_value["value"],
-                "se": paired_se(sample - reference),
-                "se_unpaired": math.hypot(value["se"], reference_value["se"]),
-            }
-        )
-    return {"values": values, "differences": differences}

@@ -19,7 +19,9 @@ from trialsim.plots import (
     LEGEND_HEADROOM,
     NULL_COLOUR,
     figure_png,
+    histogram_edges,
     new_axes,
+    percent_per_bin_of,
 )
 from trialsim.records import ALTERNATIVE
 
@@ -208,7 +210,7 @@ def plot_distributions(
     column : str
         A record column of the alternative world, e.g. ``"analysis_week"``
         (weeks) or ``"registered"`` (patients); whole-number columns get one
-        bin per value.
+        bin per value. Drawn from each run's histogram of the column.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure is made when omitted.
 
@@ -218,20 +220,15 @@ def plot_distributions(
         x: the quantity; y: percent of simulated trials per bin. Dashed lines mark medians.
     """
     ax = new_axes(ax)
-    samples = [result.layout.column(result.world(ALTERNATIVE), column) for result in results]
-    everything = np.concatenate(samples)
-    if np.array_equal(everything, np.round(everything)):
-        edges = np.arange(everything.min() - 0.5, everything.max() + 1.5)
-    else:
-        bin_count = int(np.clip(math.sqrt(len(samples[0])), 10, 50))
-        edges = np.histogram_bin_edges(everything, bins=bin_count)
-    percent = [100.0 * np.histogram(sample, bins=edges)[0] / len(sample) for sample in samples]
+    histograms = [result.histogram(ALTERNATIVE, column) for result in results]
+    edges = histogram_edges(histograms, results[0].replicates)
+    percent = [percent_per_bin_of(histogram, edges) for histogram in histograms]
     highest = max(float(p.max()) for p in percent)
-    for k, (label, sample, share) in enumerate(
-        zip(scenario_labels(results), samples, percent, strict=True)
+    for k, (label, histogram, share) in enumerate(
+        zip(scenario_labels(results), histograms, percent, strict=True)
     ):
         colour = scenario_colour(k)
-        median = float(np.median(sample))
+        median = histogram.quantile(0.5)
         ax.stairs(
             share, edges, color=colour, linewidth=1.6, label=f"{label}: median {round(median, 1):g}"
         )
@@ -287,6 +284,7 @@ def comparison_figures(
     comparison : dict
         From :func:`trialsim.compare.compare_results` for ``results``.
     results : sequence of SimulationResult
+        The compared runs, reference first (``PairedRun.results``).
 
     Returns
     -------

@@ -142,6 +142,7 @@ def evaluate_point(
     jobs: int | None,
     simulate: bool,
     endpoint_ids: Collection[str] | None = None,
+    scheduler: str | None = None,
 ) -> GridRow:
     """Exact values at one grid point and, if ``simulate``, simulated ones beside them.
 
@@ -158,13 +159,15 @@ def evaluate_point(
         False gives exact values only (fast; ``replicates`` is then 0).
     endpoint_ids : collection of str, optional
         The endpoints reported (default: all).
+    scheduler : str, optional
+        Address of a Dask distributed scheduler to simulate on instead of local processes.
     """
     plan = compile_plan(point.scenario.spec)
     outcomes = exact_outcomes(plan, endpoint_ids)
     registered_exact = _exact_registered_mean(plan)
     if not simulate:
         return GridRow(point.overrides, outcomes, 0, None, registered_exact, None)
-    summary = summarise(run_trials(point.scenario, replicates, seed, jobs))
+    summary = summarise(run_trials(point.scenario, replicates, seed, jobs, scheduler=scheduler))
     for endpoint_id, exact in outcomes.items():
         simulated = summary["endpoints"][endpoint_id]
         outcomes[endpoint_id] = EndpointOutcome(
@@ -194,6 +197,7 @@ def evaluate_grid(
     simulate: bool = True,
     endpoint_ids: Collection[str] | None = None,
     on_point: PointCallback | None = None,
+    scheduler: str | None = None,
 ) -> list[GridRow]:
     """Evaluate every grid point (see :func:`evaluate_point`), in order.
 
@@ -204,6 +208,8 @@ def evaluate_grid(
         As for :func:`evaluate_point`.
     on_point : callable, optional
         Called with the number of points done so far.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler to simulate on instead of local processes.
 
     Returns
     -------
@@ -222,7 +228,9 @@ def evaluate_grid(
     """
     rows = []
     for done, point in enumerate(points, start=1):
-        rows.append(evaluate_point(point, replicates, seed, jobs, simulate, endpoint_ids))
+        rows.append(
+            evaluate_point(point, replicates, seed, jobs, simulate, endpoint_ids, scheduler)
+        )
         if on_point is not None:
             on_point(done)
     return rows

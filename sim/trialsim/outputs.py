@@ -43,6 +43,61 @@ def check_output_folder(folder: Path, force: bool) -> None:
         )
 
 
+class StagedFolder:
+    """A hidden folder beside ``folder`` that becomes ``folder`` on :meth:`commit`, whole.
+
+    Use as a context manager: leaving it without a commit (an error, Ctrl-C)
+    deletes the staging folder and leaves ``folder`` as it was.
+
+    Parameters
+    ----------
+    folder : Path
+        Target folder; created with its parents if missing.
+    force : bool
+        Replace an existing non-empty folder.
+
+    Raises
+    ------
+    OutputFolderError
+        If the folder holds results and ``force`` is false, or it cannot be written.
+    """
+
+    def __init__(self, folder: Path, force: bool):
+        check_output_folder(folder, force)
+        self.folder = folder
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            self.path = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        except OSError as err:
+            raise OutputFolderError(
+                f"cannot write to {folder.parent}: {err.strerror or err}"
+            ) from None
+        self._committed = False
+
+    def __enter__(self) -> StagedFolder:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
+    ) -> None:
+        if not self._committed:
+            shutil.rmtree(self.path, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise OutputFolderError(
+                f"cannot write {self.folder}: {error.strerror or error}"
+            ) from None
+
+    def write(self, files: dict[str, bytes]) -> None:
+        """Write ``files`` (name -> content) into the staging folder."""
+        for name, content in files.items():
+            (self.path / name).write_bytes(content)
+
+    def commit(self) -> None:
+        """Move the staging folder into place, replacing ``folder`` if it exists."""
+        _swap_into_place(self.path, self.folder)
+        self._committed = True
+
+
 def write_folder(folder: Path, files: dict[str, bytes], force: bool) -> list[Path]:
     """Write ``files`` (name -> content) as the whole content of ``folder``.
 
@@ -64,22 +119,9 @@ def write_folder(folder: Path, files: dict[str, bytes], force: bool) -> list[Pat
     OutputFolderError
         If the folder holds results and ``force`` is false, or writing fails.
     """
-    check_output_folder(folder, force)
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    except OSError as err:
-        raise OutputFolderError(f"cannot write to {folder.parent}: {err.strerror or err}") from None
-    try:
-        for name, content in files.items():
-            (staging / name).write_bytes(content)
-        _swap_into_place(staging, folder)
-    except OSError as err:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise OutputFolderError(f"cannot write {folder}: {err.strerror or err}") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with StagedFolder(folder, force) as staged:
+        staged.write(files)
+        staged.commit()
     return [folder / name for name in files]
 
 
@@ -114,17 +156,41 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def replicates_csv(layout: RecordLayout, records: np.ndarray) -> bytes:
-    """``replicates.csv`` content: one row per replicate and world, the world named."""
-    world = layout.position["world"]
-    numeric = [i for i in range(len(layout.columns)) if i != world]
-    buffer = io.StringIO()
-    np.savetxt(buffer, records[:, numeric], fmt="%.10g", delimiter=",")
-    names = [WORLDS[int(w)] for w in records[:, world]]
-    header = ",".join(["world", *(layout.columns[i] for i in numeric)])
-    lines = buffer.getvalue().splitlines()
-    rows = (f"{name},{line}" for name, line in zip(names, lines, strict=True))
-    return "\n".join([header, *rows, ""]).encode()
+class ReplicatesCsv:
+    """``replicates.csv`` written chunk by chunk: one row per replicate and world.
+
+    Parameters
+    ----------
+    path : Path
+        The file; created with a header, or appended to when ``append``.
+    layout : RecordLayout
+        The record columns (the ``world`` column is written by name).
+    append : bool
+        Continue an existing file (its header already written).
+    """
+
+    def __init__(self, path: Path, layout: RecordLayout, append: bool = False):
+        self.layout = layout
+        self._world = layout.position["world"]
+        self._numeric = [i for i in range(len(layout.columns)) if i != self._world]
+        self._file = path.open("a" if append else "w", encoding="utf-8", newline="")
+        if not append:
+            header = ",".join(["world", *(layout.columns[i] for i in self._numeric)])
+            self._file.write(header + "\n")
+
+    def __enter__(self) -> ReplicatesCsv:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._file.close()
+
+    def __call__(self, records: np.ndarray) -> None:
+        """Append the rows of ``records`` (shape (rows, columns))."""
+        buffer = io.StringIO()
+        np.savetxt(buffer, records[:, self._numeric], fmt="%.10g", delimiter=",")
+        names = [WORLDS[int(w)] for w in records[:, self._world]]
+        lines = buffer.getvalue().splitlines()
+        self._file.writelines(f"{name},{line}\n" for name, line in zip(names, lines, strict=True))
 
 
 def trace_csv(rows: Iterable[tuple[Any, ...]]) -> bytes:

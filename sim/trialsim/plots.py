@@ -28,6 +28,7 @@ from trialsim.backends import fork_context, leave_interrupts_to_parent
 from trialsim.binomial import critical_values
 from trialsim.plan import WEEKS_PER_MONTH, EndpointPlan
 from trialsim.records import ALTERNATIVE, NULL
+from trialsim.tally import DIFFERENCE_CODES, CountTable, Histogram, registration_positions
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -40,7 +41,7 @@ ALTERNATIVE_COLOUR = "#1f77b4"
 NULL_COLOUR = "#e07b00"
 BAND_QUANTILES = (0.05, 0.50, 0.95)
 LARGEST_MARKER_AREA = 160.0  # points², for the most frequent (denominator, responders) pair
-ROWS_PER_CHUNK = 4096
+WORLD_IDS = (ALTERNATIVE, NULL)
 LEGEND_HEADROOM = 1.45  # y-axis stretch that keeps the legend clear of the data
 MARGINS_INCHES = {"left": 0.75, "right": 0.2, "bottom": 0.6, "top": 0.4}
 
@@ -88,25 +89,20 @@ def plot_duration(result: SimulationResult, ax: Axes | None = None) -> Axes:
         x: calendar weeks from study start; y: percent of simulated trials per bin.
     """
     ax = new_axes(ax)
-    records = result.world(ALTERNATIVE)
     series = (
-        ("analysis", result.layout.column(records, "analysis_week"), ALTERNATIVE_COLOUR),
+        ("analysis", result.histogram(ALTERNATIVE, "analysis_week"), ALTERNATIVE_COLOUR),
         (
             "last patient off treatment",
-            result.layout.column(records, "last_patient_off_week"),
+            result.histogram(ALTERNATIVE, "last_patient_off_week"),
             NULL_COLOUR,
         ),
     )
-    everything = np.concatenate([weeks for _, weeks, _ in series])
-    bin_count = int(np.clip(math.sqrt(len(everything)), 10, 50))
-    edges = np.histogram_bin_edges(everything, bins=bin_count)
-    percent_per_bin = [
-        100.0 * np.histogram(weeks, bins=edges)[0] / len(weeks) for _, weeks, _ in series
-    ]
+    edges = histogram_edges([histogram for _, histogram, _ in series], result.replicates)
+    percent_per_bin = [percent_per_bin_of(histogram, edges) for _, histogram, _ in series]
     highest_bin = max(float(percent.max()) for percent in percent_per_bin)
-    for (name, weeks, colour), percent in zip(series, percent_per_bin, strict=True):
+    for (name, histogram, colour), percent in zip(series, percent_per_bin, strict=True):
         ax.stairs(percent, edges, color=colour, linewidth=1.6, label=name)
-        median = float(np.median(weeks))
+        median = histogram.quantile(0.5)
         ax.vlines(
             median,
             0,
@@ -124,17 +120,43 @@ def plot_duration(result: SimulationResult, ax: Axes | None = None) -> Axes:
     return ax
 
 
+def histogram_edges(histograms: Sequence[Histogram], replicates: int) -> np.ndarray:
+    """Bin edges spanning every histogram: one bin per value for whole numbers, else
+    about sqrt(replicates) bins (10 to 50)."""
+    samples = [histogram.values_and_counts()[0] for histogram in histograms]
+    everything = np.concatenate(samples)
+    if all(histogram.resolution == 1.0 for histogram in histograms):
+        return np.arange(everything.min() - 0.5, everything.max() + 1.5)
+    bin_count = int(np.clip(math.sqrt(replicates), 10, 50))
+    return np.histogram_bin_edges(everything, bins=bin_count)
+
+
+def percent_per_bin_of(histogram: Histogram, edges: np.ndarray) -> np.ndarray:
+    """Percent of the counted values in each bin of ``edges``."""
+    values, counts = histogram.values_and_counts()
+    return 100.0 * np.histogram(values, bins=edges, weights=counts)[0] / max(counts.sum(), 1)
+
+
 def registration_count_quantiles(
-    registration_weeks: np.ndarray, weeks: np.ndarray, quantiles: tuple[float, ...] = BAND_QUANTILES
+    registration: CountTable,
+    positions: np.ndarray,
+    replicates: int,
+    weeks: np.ndarray,
+    quantiles: tuple[float, ...] = BAND_QUANTILES,
 ) -> np.ndarray:
     """Quantiles across replicates of the number registered by each week.
 
     Parameters
     ----------
-    registration_weeks : ndarray, shape (replicates, patients)
-        Calendar week of each registration, NaN past the last one.
-    weeks : ndarray, shape (grid,)
-        Increasing calendar weeks at which to count.
+    registration : CountTable
+        Counts of (position index, whole week) of the k-th registration, as in
+        :class:`trialsim.tally.RunTally`: week ``w`` counts registrations in (w - 1, w].
+    positions : ndarray of int
+        The 0-based patient positions k the table's first index refers to.
+    replicates : int
+        Replicates tallied (a position missing in a replicate was never reached).
+    weeks : ndarray of int, shape (grid,)
+        Increasing whole calendar weeks at which to count.
     quantiles : tuple of float
         Probabilities in [0, 1].
 
@@ -142,29 +164,24 @@ def registration_count_quantiles(
     -------
     ndarray of int, shape (len(quantiles), grid)
         ``out[i, j]``: the ``quantiles[i]`` quantile (inverse of the empirical
-        distribution function, so always a whole number of patients) of the
-        number registered at or before ``weeks[j]``.
+        distribution function) of the number registered at or before ``weeks[j]``.
+        With every position tallied this is exact; otherwise the number counts
+        whole positions only.
     """
-    replicates, patients = registration_weeks.shape
-    grid = len(weeks)
-    # How many replicates had exactly k registrations by each grid week:
-    # memory grows with the grid and the patients, not with the replicates.
-    histogram = np.zeros((grid, patients + 1), dtype=np.int64)
-    for start in range(0, replicates, ROWS_PER_CHUNK):
-        chunk = registration_weeks[start : start + ROWS_PER_CHUNK]
-        rows, columns = np.nonzero(np.isfinite(chunk))
-        first_grid_index = np.searchsorted(weeks, chunk[rows, columns], side="left")
-        inside = first_grid_index < grid
-        new_per_week = np.bincount(
-            rows[inside] * grid + first_grid_index[inside], minlength=len(chunk) * grid
-        ).reshape(len(chunk), grid)
-        registered_by_week = np.cumsum(new_per_week, axis=1)
-        histogram += np.bincount(
-            (np.arange(grid) * (patients + 1) + registered_by_week).ravel(),
-            minlength=grid * (patients + 1),
-        ).reshape(grid, patients + 1)
-    cumulative = np.cumsum(histogram, axis=1) / max(replicates, 1)
-    return np.stack([np.argmax(cumulative >= q - 1e-12, axis=1) for q in quantiles])
+    cells, counts = registration.items()
+    by_week = np.zeros((len(positions), len(weeks)), dtype=np.int64)
+    column = np.searchsorted(weeks, cells[:, 1], side="left")
+    inside = column < len(weeks)
+    np.add.at(by_week, (cells[inside, 0], column[inside]), counts[inside])
+    # P(at least positions[i] + 1 registered by week w) = P(T_(positions[i]) <= w).
+    reached = np.cumsum(by_week, axis=1) / max(replicates, 1)
+    out = np.zeros((len(quantiles), len(weeks)), dtype=np.int64)
+    registered = positions + 1
+    for i, q in enumerate(quantiles):
+        # The q-quantile is the largest count k with P(N >= k) > 1 - q.
+        above = reached > 1 - q + 1e-12
+        out[i] = np.where(above.any(axis=0), registered[::-1][np.argmax(above[::-1], axis=0)], 0)
+    return out
 
 
 def plot_enrollment(result: SimulationResult, ax: Axes | None = None) -> Axes:
@@ -173,7 +190,7 @@ def plot_enrollment(result: SimulationResult, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     result : SimulationResult
-        From :func:`trialsim.runner.run_trials`; uses ``result.registration_weeks``.
+        From :func:`trialsim.runner.run_trials`.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure is made when omitted.
 
@@ -183,11 +200,17 @@ def plot_enrollment(result: SimulationResult, ax: Axes | None = None) -> Axes:
         x: calendar weeks from study start (one-week grid); y: patients registered.
     """
     ax = new_axes(ax)
-    registration_weeks = result.registration_weeks
-    finite = registration_weeks[np.isfinite(registration_weeks)]
-    last_week = math.ceil(float(finite.max())) if finite.size else 1
-    weeks = np.arange(0.0, last_week + 1.0)
-    low, median, high = registration_count_quantiles(registration_weeks, weeks, BAND_QUANTILES)
+    registration = result.tally.registration
+    cells, _ = registration.items()
+    last_week = int(cells[:, 1].max()) if len(cells) else 1
+    weeks = np.arange(0, last_week + 1)
+    low, median, high = registration_count_quantiles(
+        registration,
+        registration_positions(result.plan.patients),
+        result.replicates,
+        weeks,
+        BAND_QUANTILES,
+    )
     ax.fill_between(
         weeks,
         low,
@@ -226,18 +249,6 @@ def _endpoint_plan(result: SimulationResult, endpoint_id: str) -> EndpointPlan:
             return endpoint
     known = ", ".join(e.id for e in result.plan.endpoints)
     raise KeyError(f"no endpoint {endpoint_id!r}; the scenario has: {known}")
-
-
-def _pair_frequencies(
-    denominators: np.ndarray, responders: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (denominator, responders) pairs, shape (pairs, 2), and how often each occurs."""
-    denominators = denominators.astype(np.int64)
-    responders = responders.astype(np.int64)
-    width = int(responders.max()) + 1
-    frequency = np.bincount(denominators * width + responders)
-    codes = np.flatnonzero(frequency)
-    return np.column_stack([codes // width, codes % width]), frequency[codes]
 
 
 def rejection_boundary(result: SimulationResult, endpoint: EndpointPlan) -> np.ndarray:
@@ -285,21 +296,11 @@ def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = 
     endpoint = _endpoint_plan(result, endpoint_id)
     if endpoint.compares_arms:
         return plot_comparison(result, endpoint_id, ax)
-    layout = result.layout
     prefix = f"endpoint.{endpoint.id}."
-    pairs = {
-        world: _pair_frequencies(
-            layout.column(result.world(world), prefix + "denominator"),
-            layout.column(result.world(world), prefix + "responders"),
-        )
-        for world in (ALTERNATIVE, NULL)
-    }
+    pairs = {world: result.world(world).endpoint_pairs[endpoint.id].items() for world in WORLD_IDS}
     most_frequent = max(int(counts.max()) for _, counts in pairs.values())
     replicates = result.replicates
-    rejection_rate = {
-        world: float(layout.column(result.world(world), prefix + "reject").mean())
-        for world in (ALTERNATIVE, NULL)
-    }
+    rejection_rate = {world: result.mean(world, prefix + "reject") for world in WORLD_IDS}
     for world, name, colour, shift in (
         (ALTERNATIVE, "alternative world", ALTERNATIVE_COLOUR, -0.17),
         (NULL, "null world", NULL_COLOUR, 0.17),
@@ -392,7 +393,6 @@ def plot_comparison(result: SimulationResult, endpoint_id: str, ax: Axes | None 
     """
     ax = new_axes(ax)
     endpoint = _endpoint_plan(result, endpoint_id)
-    layout, prefix = result.layout, f"endpoint.{endpoint.id}."
     bins = np.linspace(-1.0, 1.0, 81).tolist()
     rates = []
     spread = [0.0, 0.0]
@@ -400,17 +400,11 @@ def plot_comparison(result: SimulationResult, endpoint_id: str, ax: Axes | None 
         (ALTERNATIVE, "alternative world", ALTERNATIVE_COLOUR),
         (NULL, "null world", NULL_COLOUR),
     ):
-        records = result.world(world)
-        n_e = layout.column(records, prefix + "denominator")
-        n_c = layout.column(records, prefix + "control_denominator")
-        both = (n_e > 0) & (n_c > 0)
-        difference = (
-            layout.column(records, prefix + "responders")[both] / n_e[both]
-            - layout.column(records, prefix + "control_responders")[both] / n_c[both]
-        )
-        rejected = layout.column(records, prefix + "reject")[both] > 0
-        weight = np.full(difference.size, 100.0 / result.replicates)
-        rate = float(layout.column(records, prefix + "reject").mean())
+        cells, counts = result.world(world).endpoint_pairs[endpoint.id].items()
+        difference = cells[:, 0] / DIFFERENCE_CODES
+        rejected = cells[:, 1] > 0
+        weight = 100.0 * counts / result.replicates
+        rate = result.mean(world, f"endpoint.{endpoint.id}.reject")
         ax.hist(difference, bins=bins, weights=weight, color=colour, alpha=0.35, label=name)
         ax.hist(
             difference[rejected],

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from trialsim.binomial import critical_values
+from trialsim.binomial import clopper_pearson_covers, critical_values
 from trialsim.draws import ChunkDraws, PatientDraws
 from trialsim.exact import patient_probabilities
 from trialsim.fisher import fisher_rejects
@@ -24,17 +24,31 @@ WORLDS = ("alternative", "null")
 
 STAGE_COUNTS = ("entered", "evaluable", "responders", "turned_away", "stopped_early", "overrun")
 SUBGROUP_COUNTS = ("entered", "evaluable", "responders")
-ENDPOINT_FIELDS = ("denominator", "responders", "reject", "stopped_early", "true_rate")
+ENDPOINT_FIELDS = (
+    "denominator",
+    "responders",
+    "reject",
+    "stopped_early",
+    "true_rate",
+    "estimate",
+    "error",
+    "covered",
+)
 CONTROL_FIELDS = ("control_denominator", "control_responders")
 TRIAL_FIELDS = (
     "replicate",
     "world",
     "registered",
     "screened",
+    "turned_away",
     "last_registration_week",
     "analysis_week",
     "last_patient_off_week",
 )
+WEEK_RESOLUTION = 0.01
+RATE_RESOLUTION = 0.001
+WEEK_COLUMNS = frozenset(("last_registration_week", "analysis_week", "last_patient_off_week"))
+RATE_FIELDS = frozenset(("true_rate", "estimate", "error"))
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,18 @@ class RecordLayout:
 
     columns: tuple[str, ...]
     position: dict[str, int] = field(repr=False)
+
+    @property
+    def resolutions(self) -> tuple[float, ...]:
+        """Bin width of each column's histogram: whole numbers are exact, weeks to 0.01."""
+        return tuple(
+            WEEK_RESOLUTION
+            if name in WEEK_COLUMNS
+            else RATE_RESOLUTION
+            if name.rsplit(".", 1)[-1] in RATE_FIELDS
+            else 1.0
+            for name in self.columns
+        )
 
     @classmethod
     def for_plan(cls, plan: TrialPlan) -> RecordLayout:
@@ -170,6 +196,7 @@ class RecordMaker:
             np.full(count, world),
             registered,
             registered + (stacked.screen_failures * is_registered).sum(axis=1),
+            outcomes.turned_away.sum(axis=1),
             last_registration,
             analysis,
             last_off,
@@ -225,6 +252,13 @@ class RecordMaker:
                     responded, denominator, control_responded, control_denominator, endpoint.alpha
                 )
                 extra = [control_denominator, control_responded]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    estimate = np.where(
+                        (denominator > 0) & (control_denominator > 0),
+                        responded / denominator - control_responded / control_denominator,
+                        np.nan,
+                    )
+                covered = np.full(count, np.nan)
             elif endpoint.final_min is None:
                 table = self.critical[e]
                 assert table is not None
@@ -232,8 +266,37 @@ class RecordMaker:
             else:
                 stopped = outcomes.stopped_early[:, endpoint.stages[0]]
                 reject = ~stopped & (responded >= endpoint.final_min)
-            columns += [denominator, responded, reject, stopped, true_rates[:, e], *extra]
+            if not endpoint.compares_arms:
+                estimate, covered = _estimate_and_coverage(responded, denominator, true_rates[:, e])
+            columns += [
+                denominator,
+                responded,
+                reject,
+                stopped,
+                true_rates[:, e],
+                estimate,
+                estimate - true_rates[:, e],
+                covered,
+                *extra,
+            ]
         return np.column_stack(columns).astype(float)
+
+
+def _estimate_and_coverage(
+    responders: np.ndarray, denominator: np.ndarray, true_rate: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Observed proportion and whether its 95% Clopper-Pearson interval holds the true rate.
+
+    Both NaN where the denominator is 0.
+    """
+    defined = denominator > 0
+    estimate = np.full(len(denominator), np.nan)
+    covered = np.full(len(denominator), np.nan)
+    estimate[defined] = responders[defined] / denominator[defined]
+    covered[defined] = clopper_pearson_covers(
+        responders[defined], denominator[defined], true_rate[defined]
+    )
+    return estimate, covered
 
 
 def _group_counts(

@@ -1,8 +1,9 @@
 """Monte Carlo runner: replicates in chunks, on one core or a process pool.
 
-Replicate ``r`` always uses the seed stream ``(seed, r)`` and its records are
-placed at row ``r``, so results are identical for any number of workers and
-any chunk size.
+Replicate ``r`` always uses the seed stream ``(seed, r)``, chunks are
+``CHUNK_REPLICATES`` replicates whatever the number of workers, and their
+tallies are merged in replicate order, so results are identical for any number
+of workers and any backend.
 """
 
 from __future__ import annotations
@@ -20,24 +21,26 @@ from trialsim.model import TraceRow, WorldTraceRow, simulate_chunk_worlds, simul
 from trialsim.plan import TrialPlan, compile_plan
 from trialsim.records import ALTERNATIVE, NULL, WORLDS, RecordLayout, RecordMaker
 from trialsim.scenario import LoadedScenario
+from trialsim.tally import Histogram, RunTally, WorldTally
 
 CHUNK_REPLICATES = 250
 ProgressCallback = Callable[[int], None]
+RecordsCallback = Callable[[np.ndarray], None]
 
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """Records of a Monte Carlo run.
+    """A Monte Carlo run, reduced to tallies: its size in memory does not grow with replicates.
 
     Attributes
     ----------
     scenario : LoadedScenario
     plan : TrialPlan
     layout : RecordLayout
-    records : ndarray, shape (2 * replicates, columns)
-        Row ``2 r`` is replicate ``r`` in the alternative world, ``2 r + 1`` in the null world.
-    registration_weeks : ndarray, shape (replicates, patients)
-        Calendar week of each registration (NaN past the last one).
+        The columns of a per-replicate record.
+    tally : RunTally
+        Moments and histograms of every record column in each world, and of
+        registration times.
     seed, replicates, jobs : int
     elapsed_seconds : float
         Wall time of the simulation.
@@ -46,16 +49,31 @@ class SimulationResult:
     scenario: LoadedScenario
     plan: TrialPlan
     layout: RecordLayout
-    records: np.ndarray
-    registration_weeks: np.ndarray
+    tally: RunTally
     seed: int
     replicates: int
     jobs: int
     elapsed_seconds: float
 
-    def world(self, world: int) -> np.ndarray:
-        """The records of one world (``ALTERNATIVE`` or ``NULL``), one row per replicate."""
-        return self.records[world::2]
+    def world(self, world: int) -> WorldTally:
+        """The tally of one world (``ALTERNATIVE`` or ``NULL``)."""
+        return self.tally.worlds[world]
+
+    def mean(self, world: int, column: str) -> float:
+        """Mean of a record column over the replicates where it is defined."""
+        return float(self.world(world).moments.mean[self.layout.position[column]])
+
+    def mean_se(self, world: int, column: str) -> float:
+        """Monte Carlo standard error of :meth:`mean`."""
+        return float(self.world(world).moments.standard_error()[self.layout.position[column]])
+
+    def defined(self, world: int, column: str) -> int:
+        """Number of replicates where a record column is defined (not NaN)."""
+        return int(self.world(world).moments.count[self.layout.position[column]])
+
+    def histogram(self, world: int, column: str) -> Histogram:
+        """Distribution of a record column across replicates."""
+        return self.world(world).histograms[self.layout.position[column]]
 
 
 def default_jobs() -> int:
@@ -88,6 +106,22 @@ def simulate_chunk(
     return records, registrations
 
 
+def tally_chunk(
+    plan: TrialPlan, seed: int, start: int, stop: int, keep_records: bool
+) -> tuple[RunTally, np.ndarray | None]:
+    """Simulate replicates ``start`` to ``stop - 1`` and tally them.
+
+    Returns
+    -------
+    tally : RunTally
+    records : ndarray or None
+        The chunk's records (see :func:`simulate_chunk`) when ``keep_records``.
+    """
+    records, registrations = simulate_chunk(plan, seed, start, stop)
+    tally = RunTally.of(plan, RecordLayout.for_plan(plan), records, registrations)
+    return tally, records if keep_records else None
+
+
 def run_trials(
     scenario: LoadedScenario,
     replicates: int | None = None,
@@ -95,8 +129,14 @@ def run_trials(
     jobs: int | None = None,
     on_progress: ProgressCallback | None = None,
     scheduler: str | None = None,
+    on_records: RecordsCallback | None = None,
+    resume: RunTally | None = None,
 ) -> SimulationResult:
     """Simulate the scenario's trial many times, in the alternative and the null world.
+
+    Chunks of replicates are tallied where they run and merged here in
+    replicate order, so memory stays flat however many replicates are asked
+    for, and the numbers are the same for any ``jobs`` and any backend.
 
     Parameters
     ----------
@@ -113,6 +153,12 @@ def run_trials(
     scheduler : str, optional
         Address of a Dask distributed scheduler (``tcp://host:port``) to run the
         chunks on instead of local processes.
+    on_records : callable, optional
+        Called with each chunk's records (shape (2 * chunk replicates, columns),
+        alternative and null rows interleaved), in replicate order.
+    resume : RunTally, optional
+        The tally of the first ``resume.replicates`` replicates of the same
+        scenario and seed: only the replicates after them are simulated.
 
     Returns
     -------
@@ -122,42 +168,46 @@ def run_trials(
     --------
     >>> from trialsim.scenario import load_scenario
     >>> result = run_trials(load_scenario("scenarios/vk2_d3_2005.yaml"), replicates=20, jobs=1)
-    >>> result.records.shape[0]
-    40
+    >>> result.replicates, int(result.world(0).moments.count[0])
+    (20, 20)
     """
     spec = scenario.spec
     replicates = spec.simulation.replicates if replicates is None else replicates
     seed = spec.simulation.seed if seed is None else seed
-    jobs = max(1, min(default_jobs() if jobs is None else jobs, replicates))
+    first = 0 if resume is None else resume.replicates
     if replicates < 1:
         raise ValueError("replicates must be at least 1")
+    if replicates < first:
+        raise ValueError(f"cannot shrink a run of {first} replicates to {replicates}")
+    jobs = max(1, min(default_jobs() if jobs is None else jobs, max(replicates - first, 1)))
     plan = compile_plan(spec)
     layout = RecordLayout.for_plan(plan)
-    records = np.empty((2 * replicates, len(layout)))
-    registrations = np.empty((replicates, plan.patients))
     chunks = [
-        (plan, seed, start, min(start + CHUNK_REPLICATES, replicates))
-        for start in range(0, replicates, CHUNK_REPLICATES)
+        (plan, seed, start, min(start + CHUNK_REPLICATES, replicates), on_records is not None)
+        for start in range(first, replicates, CHUNK_REPLICATES)
     ]
     started = time.perf_counter()
-    done = 0
-    for index, (records_chunk, registrations_chunk) in run_tasks(
-        simulate_chunk, chunks, jobs, scheduler
-    ):
-        _, _, start, stop = chunks[index]
-        records[2 * start : 2 * stop], registrations[start:stop] = (
-            records_chunk,
-            registrations_chunk,
-        )
-        done += stop - start
-        if on_progress is not None:
-            on_progress(done)
+    tally = resume
+    finished: dict[int, tuple[RunTally, np.ndarray | None]] = {}
+    merged = 0
+    for index, outcome in run_tasks(tally_chunk, chunks, jobs, scheduler):
+        finished[index] = outcome
+        # Merge in replicate order: floating-point sums then do not depend on which chunk
+        # finished first.
+        while merged in finished:
+            chunk_tally, records = finished.pop(merged)
+            tally = chunk_tally if tally is None else tally.merge(chunk_tally)
+            if on_records is not None and records is not None:
+                on_records(records)
+            merged += 1
+            if on_progress is not None:
+                on_progress(tally.replicates)
+    assert tally is not None
     return SimulationResult(
         scenario=scenario,
         plan=plan,
         layout=layout,
-        records=records,
-        registration_weeks=registrations,
+        tally=tally,
         seed=seed,
         replicates=replicates,
         jobs=jobs,

@@ -186,6 +186,7 @@ def find_sample_size(
     seed: int | None = None,
     jobs: int | None = None,
     on_point: PointCallback | None = None,
+    scheduler: str | None = None,
 ) -> SampleSizeSearch:
     """Search the values of one varied key for the minimal and conservative answers.
 
@@ -210,6 +211,8 @@ def find_sample_size(
         Worker processes per simulation.
     on_point : callable, optional
         Called with the number of points simulated so far.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler to simulate on instead of local processes.
 
     Returns
     -------
@@ -225,7 +228,14 @@ def find_sample_size(
     def evaluate(indices: Sequence[int], simulate: bool) -> list[GridRow]:
         chosen = [points[i] for i in indices]
         return evaluate_grid(
-            chosen, replicates, seed, jobs, simulate, [endpoint], counted if simulate else None
+            chosen,
+            replicates,
+            seed,
+            jobs,
+            simulate,
+            [endpoint],
+            counted if simulate else None,
+            scheduler,
         )
 
     def search(

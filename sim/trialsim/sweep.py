@@ -72,6 +72,7 @@ def run_sweep(
     seed: int | None = None,
     jobs: int | None = None,
     on_point: PointCallback | None = None,
+    scheduler: str | None = None,
 ) -> Sweep:
     """Simulate every grid point with the same seed; exact values beside.
 
@@ -89,6 +90,8 @@ def run_sweep(
         Worker processes (default: all cores).
     on_point : callable, optional
         Called with the number of points done so far.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler to simulate on instead of local processes.
 
     Returns
     -------
@@ -97,7 +100,7 @@ def run_sweep(
     started = time.perf_counter()
     replicates = base.spec.simulation.replicates if replicates is None else replicates
     seed = base.spec.simulation.seed if seed is None else seed
-    rows = evaluate_grid(points, replicates, seed, jobs, on_point=on_point)
+    rows = evaluate_grid(points, replicates, seed, jobs, on_point=on_point, scheduler=scheduler)
     keys = tuple(points[0].overrides)
     return Sweep(base, keys, rows, seed, replicates, time.perf_counter() - started)
 
