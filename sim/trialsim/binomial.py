@@ -113,12 +113,19 @@ def critical_values(max_trials: int, p0: float, alpha: float) -> np.ndarray:
     >>> int(critical_values(29, 0.05, 0.05)[29])
     5
     """
+    return _critical_values(int(max_trials), float(p0), float(alpha))
+
+
+@lru_cache(maxsize=64)
+def _critical_values(max_trials: int, p0: float, alpha: float) -> np.ndarray:
+    """:func:`critical_values`, computed once per process for each design (read-only)."""
     table = np.empty(max_trials + 1, dtype=np.int64)
     for trials in range(max_trials + 1):
         pmf = binomial_pmf(np.arange(trials + 1), trials, p0)
         tails = np.append(np.cumsum(pmf[::-1])[::-1], 0.0)
         tails[0] = 1.0
         table[trials] = int(np.argmax(tails <= alpha * (1 + RELATIVE_TOLERANCE)))
+    table.flags.writeable = False
     return table
 
 
@@ -151,3 +158,20 @@ def clopper_pearson_covers(
     above_lower = upper_tail(x, n, p) >= tail
     below_upper = upper_tail(n - x, n, 1.0 - p) >= tail
     return above_lower & below_upper
+
+
+@lru_cache(maxsize=64)
+def clopper_pearson_table(max_trials: int, rate: float, level: float = 0.95) -> np.ndarray:
+    """:func:`clopper_pearson_covers` for every x of n up to ``max_trials``, at one rate.
+
+    Returns
+    -------
+    ndarray of bool, shape (max_trials + 1, max_trials + 1), read-only
+        ``table[n, x]``; rows are for n >= 1 and columns x <= n (the rest is False).
+    """
+    n, x = np.meshgrid(np.arange(max_trials + 1), np.arange(max_trials + 1), indexing="ij")
+    valid = (n >= 1) & (x <= n)
+    table = np.zeros(n.shape, dtype=bool)
+    table[valid] = clopper_pearson_covers(x[valid], n[valid], np.full(valid.sum(), rate), level)
+    table.flags.writeable = False
+    return table

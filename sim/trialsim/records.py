@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from trialsim.binomial import clopper_pearson_covers, critical_values
+from trialsim.binomial import clopper_pearson_covers, clopper_pearson_table, critical_values
 from trialsim.draws import ChunkDraws, PatientDraws
 from trialsim.exact import patient_probabilities
 from trialsim.fisher import fisher_rejects
@@ -45,6 +45,7 @@ TRIAL_FIELDS = (
     "analysis_week",
     "last_patient_off_week",
 )
+COVERAGE_TABLE_TRIALS = 100  # up to this many patients, a table of intervals is made once
 WEEK_RESOLUTION = 0.01
 RATE_RESOLUTION = 0.001
 WEEK_COLUMNS = frozenset(("last_registration_week", "analysis_week", "last_patient_off_week"))
@@ -267,7 +268,9 @@ class RecordMaker:
                 stopped = outcomes.stopped_early[:, endpoint.stages[0]]
                 reject = ~stopped & (responded >= endpoint.final_min)
             if not endpoint.compares_arms:
-                estimate, covered = _estimate_and_coverage(responded, denominator, true_rates[:, e])
+                estimate, covered = _estimate_and_coverage(
+                    responded, denominator, true_rates[:, e], plan.patients
+                )
             columns += [
                 denominator,
                 responded,
@@ -283,7 +286,7 @@ class RecordMaker:
 
 
 def _estimate_and_coverage(
-    responders: np.ndarray, denominator: np.ndarray, true_rate: np.ndarray
+    responders: np.ndarray, denominator: np.ndarray, true_rate: np.ndarray, patients: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Observed proportion and whether its 95% Clopper-Pearson interval holds the true rate.
 
@@ -293,9 +296,12 @@ def _estimate_and_coverage(
     estimate = np.full(len(denominator), np.nan)
     covered = np.full(len(denominator), np.nan)
     estimate[defined] = responders[defined] / denominator[defined]
-    covered[defined] = clopper_pearson_covers(
-        responders[defined], denominator[defined], true_rate[defined]
-    )
+    x, n = responders[defined].astype(int), denominator[defined].astype(int)
+    rate = true_rate[defined]
+    if patients <= COVERAGE_TABLE_TRIALS and len(rate) and np.all(rate == rate[0]):
+        covered[defined] = clopper_pearson_table(patients, float(rate[0]))[n, x]
+    else:
+        covered[defined] = clopper_pearson_covers(x, n, rate)
     return estimate, covered
 
 
