@@ -91,3 +91,15 @@ def test_another_scenario_or_seed_is_refused(tmp_path: Path, change: str, messag
     assert result.exit_code == 2
     assert message in result.stderr and "--force" in result.stderr
     assert (out / "summary.json").read_bytes() == before
+
+
+def test_without_replicates_csv_a_run_grows_only_without_it(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    assert run(out, 250, "--jobs", "1", "--no-replicates-csv").exit_code == 0
+    assert not (out / "replicates.csv").exists()
+    result = run(out, 500, "--jobs", "1")
+    assert result.exit_code == 2
+    assert "no replicates.csv to continue" in result.stderr
+    assert run(out, 500, "--jobs", "1", "--no-replicates-csv").exit_code == 0
+    assert numbers(out)["replicates"] == 500
+    assert not (out / "replicates.csv").exists()

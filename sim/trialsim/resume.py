@@ -53,15 +53,25 @@ class EarlierRun:
 
 
 def earlier_run(
-    folder: Path, scenario: LoadedScenario, replicates: int, seed: int
+    folder: Path, scenario: LoadedScenario, replicates: int, seed: int, with_csv: bool
 ) -> EarlierRun | None:
     """The run in ``folder`` to grow to ``replicates``, or None if the folder holds no run.
+
+    Parameters
+    ----------
+    folder : Path
+    scenario : LoadedScenario
+    replicates : int
+        Replicates wanted in all.
+    seed : int
+    with_csv : bool
+        Whether the grown run writes ``replicates.csv`` (the earlier one must have it).
 
     Raises
     ------
     ResumeError
-        If the folder's run is of another scenario or seed, or already has at
-        least ``replicates`` replicates.
+        If the folder's run is of another scenario or seed, already has at
+        least ``replicates`` replicates, or has no ``replicates.csv`` to continue.
     """
     summary_path, tally_path = folder / SUMMARY, folder / TALLY
     if not (summary_path.is_file() and tally_path.is_file()):
@@ -91,5 +101,10 @@ def earlier_run(
         raise ResumeError(
             f"{folder} already holds {tally.replicates} replicates; raise --replicates to add "
             "more, or use --force to replace them"
+        )
+    if with_csv and not (folder / REPLICATES_CSV).is_file():
+        raise ResumeError(
+            f"{folder} has no {REPLICATES_CSV} to continue; add --no-replicates-csv, "
+            "or use --force to start again"
         )
     return EarlierRun(folder, tally, seed)
