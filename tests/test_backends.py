@@ -31,13 +31,17 @@ SCENARIO = ROOT / "scenarios" / "vk2_d3_2005.yaml"
 UNREACHABLE = "tcp://127.0.0.1:1"
 DOOMED = 3
 runner = CliRunner()
+# Single-threaded workers, no dashboard, and the scheduler's HTTP server on a free port.
+QUIET_CLUSTER = {
+    "threads_per_worker": 1,
+    "dashboard_address": None,
+    "scheduler_kwargs": {"dashboard_address": ":0"},
+}
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[distributed.LocalCluster]:
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as local:
+    with distributed.LocalCluster(n_workers=2, processes=True, **QUIET_CLUSTER) as local:
         yield local
 
 
@@ -68,6 +72,12 @@ def fail_always(index: int) -> int:
     """Square ``index``, except for ``DOOMED``, which always raises."""
     if index == DOOMED:
         raise ValueError(f"task {index} is broken")
+    time.sleep(0.2)
+    return index * index
+
+
+def slow_square(index: int) -> int:
+    """Square ``index`` after a fifth of a second."""
     time.sleep(0.2)
     return index * index
 
@@ -110,9 +120,7 @@ def test_run_trials_on_the_cluster_equals_a_local_run(cluster: distributed.Local
     remote = run_trials(loaded, replicates=600, jobs=1, scheduler=cluster.scheduler_address)
     if hasattr(local, "records"):
         assert np.array_equal(local.records, remote.records, equal_nan=True)
-        assert np.array_equal(
-            local.registration_weeks, remote.registration_weeks, equal_nan=True
-        )
+        assert np.array_equal(local.registration_weeks, remote.registration_weeks, equal_nan=True)
     assert without_timing(summarise(local)) == without_timing(summarise(remote))
 
 
@@ -192,6 +200,21 @@ def test_an_interrupt_cancels_the_rest_and_closes_the_client(
         finishing.throw(KeyboardInterrupt())
     assert eventually(lambda: not our_clients(cluster))
     assert eventually(lambda: not cluster.scheduler.tasks)
+
+
+@pytest.mark.usefixtures("quick_timeout")
+def test_losing_the_scheduler_is_a_backend_error_naming_it() -> None:
+    doomed = distributed.LocalCluster(n_workers=1, processes=False, **QUIET_CLUSTER)
+    address = doomed.scheduler_address
+    finishing = run_tasks(slow_square, [(index,) for index in range(20)], 1, address)
+    try:
+        next(finishing)
+        doomed.close()
+        with pytest.raises(BackendError, match=re.escape(address)) as raised:
+            list(finishing)
+        assert "\n" not in str(raised.value)
+    finally:
+        doomed.close()
 
 
 @pytest.mark.usefixtures("quick_timeout")

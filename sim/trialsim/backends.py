@@ -8,17 +8,21 @@ backend or on the number of workers.
 
 from __future__ import annotations
 
+import logging
 import signal
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import suppress
+from contextlib import contextmanager, suppress
+from itertools import islice
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
 Result = TypeVar("Result")
 
+TASKS_IN_FLIGHT_PER_WORKER = 3
+"""Tasks submitted ahead to each local worker process."""
 CONNECT_TIMEOUT_SECONDS = 5.0
 """How long to keep trying to reach a Dask scheduler before giving up, in seconds."""
 DASK_RETRIES = 2
@@ -71,13 +75,18 @@ def run_tasks(
         max_workers=jobs, mp_context=fork_context(), initializer=leave_interrupts_to_parent
     ) as pool:
         pending: dict[Future[Result], int] = {}
+        waiting = iter(enumerate(tasks))
         try:
-            for index, arguments in enumerate(tasks):
+            # A few tasks per worker are in flight at a time, so that memory does not
+            # grow with the number of tasks.
+            for index, arguments in islice(waiting, TASKS_IN_FLIGHT_PER_WORKER * jobs):
                 pending[pool.submit(function, *arguments)] = index
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     yield pending.pop(future), future.result()
+                    for index, arguments in islice(waiting, 1):
+                        pending[pool.submit(function, *arguments)] = index
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
@@ -113,8 +122,10 @@ def run_on_dask(
     ------
     BackendError
         If Dask is not installed, the scheduler cannot be reached within
-        ``CONNECT_TIMEOUT_SECONDS``, the connection to it is lost, or workers keep
-        dying while running a task.
+        ``CONNECT_TIMEOUT_SECONDS``, the connection to it is lost, workers keep
+        dying while running a task, or the scheduler cannot unpickle the tasks
+        (a different environment). An error the function raises on every try is
+        raised as it is.
 
     Notes
     -----
@@ -132,38 +143,79 @@ def run_on_dask(
     import asyncio
     from concurrent.futures import CancelledError
 
-    try:
-        # A malformed address is refused before a Client exists: a Client that fails
-        # on one hangs the interpreter's exit while it closes.
-        resolve_address(scheduler)
-        client = Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
-    except (OSError, ValueError, TimeoutError, asyncio.TimeoutError) as err:
-        raise BackendError(f"cannot connect to the Dask scheduler at {scheduler}: {err}") from err
-    name = getattr(function, "__name__", "task")
-    run = uuid.uuid4().hex
-    pending: dict[Any, int] = {}
-    try:
+    with quiet_loggers("distributed"):
         try:
-            for index, arguments in enumerate(tasks):
-                future = client.submit(
-                    function, *arguments, key=f"{name}-{run}-{index}", retries=DASK_RETRIES
-                )
-                pending[future] = index
-            for future in as_completed(list(pending), loop=client.loop):
-                yield pending.pop(future), future.result()
-        except BaseException:
-            if pending:
-                with suppress(Exception):
-                    client.cancel(list(pending))
-            raise
-        finally:
-            client.close()
-    except KilledWorker as err:
-        raise BackendError(
-            f"Dask scheduler {scheduler}: workers kept dying while running a task: {err}"
-        ) from err
-    except (CancelledError, CommClosedError) as err:
-        raise BackendError(f"lost the Dask scheduler at {scheduler}: {err}") from err
+            # A malformed address is refused before a Client exists: a Client that fails
+            # on one hangs the interpreter's exit while it closes.
+            resolve_address(scheduler)
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
+        except (OSError, ValueError, TimeoutError, asyncio.TimeoutError) as err:
+            raise BackendError(
+                f"cannot connect to the Dask scheduler at {scheduler}: {first_line(err)}"
+            ) from err
+        name = getattr(function, "__name__", "task")
+        run = uuid.uuid4().hex
+        pending: dict[Any, int] = {}
+        try:
+            try:
+                for index, arguments in enumerate(tasks):
+                    future = client.submit(
+                        function, *arguments, key=f"{name}-{run}-{index}", retries=DASK_RETRIES
+                    )
+                    pending[future] = index
+                for future in as_completed(list(pending), loop=client.loop):
+                    yield pending.pop(future), future.result()
+            except BaseException:
+                if pending:
+                    with suppress(Exception):
+                        client.cancel(list(pending))
+                raise
+            finally:
+                client.close()
+        except KilledWorker as err:
+            raise BackendError(
+                f"the workers of the Dask scheduler at {scheduler} kept dying while running "
+                f"a task: {first_line(err)}"
+            ) from err
+        except (CancelledError, CommClosedError) as err:
+            raise BackendError(
+                f"lost the connection to the Dask scheduler at {scheduler}: {first_line(err)}"
+            ) from err
+        except RuntimeError as err:
+            if "deserializ" not in str(err):
+                raise
+            raise BackendError(
+                f"the Dask scheduler at {scheduler} cannot unpickle the tasks: install the "
+                "same trialsim and Python packages on it and its workers as here"
+            ) from err
+
+
+@contextmanager
+def quiet_loggers(name: str) -> Iterator[None]:
+    """Hold back all but critical log messages of logger ``name`` and its children.
+
+    Dask's client logs lost connections with tracebacks; each such failure is
+    raised here as a :class:`BackendError` instead. The levels are restored after.
+    """
+    names = [
+        name,
+        *(other for other in logging.root.manager.loggerDict if other.startswith(name + ".")),
+    ]
+    loggers = [logging.getLogger(other) for other in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message, or its type's name if it has none."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def leave_interrupts_to_parent() -> None:
