@@ -61,9 +61,15 @@ class RecordLayout:
 
     @property
     def resolutions(self) -> tuple[float, ...]:
-        """Bin width of each column's histogram: whole numbers are exact, weeks to 0.01."""
+        """Bin width of each column's histogram: whole numbers are exact, weeks to 0.01.
+
+        0 for the replicate index, whose distribution is not kept: it would grow
+        with the number of replicates.
+        """
         return tuple(
-            WEEK_RESOLUTION
+            0.0
+            if name == "replicate"
+            else WEEK_RESOLUTION
             if name in WEEK_COLUMNS
             else RATE_RESOLUTION
             if name.rsplit(".", 1)[-1] in RATE_FIELDS

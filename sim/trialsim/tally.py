@@ -90,6 +90,7 @@ class Histogram:
     ----------
     resolution : float
         Width of a bin, in the column's unit; values are rounded to a multiple of it.
+        0 for a column whose distribution is not kept.
     table : CountTable
         One-dimensional counts by ``round(value / resolution)``.
     """
@@ -99,7 +100,9 @@ class Histogram:
 
     @classmethod
     def of(cls, values: np.ndarray, resolution: float) -> Histogram:
-        """Histogram of the finite ``values``."""
+        """Histogram of the finite ``values``; with ``resolution`` 0, an empty one."""
+        if resolution == 0:
+            return cls(resolution, CountTable.empty(1))
         finite = values[np.isfinite(values)]
         return cls(resolution, CountTable.of(np.round(finite / resolution)[:, None]))
 
