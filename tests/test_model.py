@@ -16,7 +16,7 @@ from trialsim.draws import draw_patients, null_response_rate
 from trialsim.model import simulate_trial
 from trialsim.plan import NO_STAGE, compile_plan
 from trialsim.records import ALTERNATIVE, NULL, RecordLayout, RecordMaker
-from trialsim.runner import run_trials, simulate_chunk
+from trialsim.runner import CHUNK_REPLICATES, run_trials, simulate_chunk
 from trialsim.scenario import load_scenario, validate_data
 from trialsim.tally import tally_npz
 from trialsim.yaml_source import YamlDocument
@@ -278,8 +278,8 @@ def shipped():
 
 
 def test_same_tallies_for_any_number_of_jobs(shipped):
-    one = run_trials(shipped, replicates=1020, seed=11, jobs=1)
-    two = run_trials(shipped, replicates=1020, seed=11, jobs=2)
+    one = run_trials(shipped, replicates=3 * CHUNK_REPLICATES + 20, seed=11, jobs=1)
+    two = run_trials(shipped, replicates=3 * CHUNK_REPLICATES + 20, seed=11, jobs=2)
     assert two.jobs == 2
     assert tally_npz(one.tally) == tally_npz(two.tally)
 
@@ -295,14 +295,14 @@ def test_first_replicates_do_not_depend_on_run_length(shipped):
 
 
 def test_a_grown_run_equals_a_run_of_that_length(shipped):
-    whole = run_trials(shipped, replicates=1000, seed=16, jobs=1)
-    half = run_trials(shipped, replicates=500, seed=16, jobs=1)
-    grown = run_trials(shipped, replicates=1000, seed=16, jobs=2, resume=half.tally)
+    whole = run_trials(shipped, replicates=4 * CHUNK_REPLICATES + 20, seed=16, jobs=1)
+    half = run_trials(shipped, replicates=2 * CHUNK_REPLICATES, seed=16, jobs=1)
+    grown = run_trials(shipped, replicates=whole.replicates, seed=16, jobs=2, resume=half.tally)
     assert tally_npz(grown.tally) == tally_npz(whole.tally)
     # Off the chunk grid, counts are equal and means equal up to rounding.
     uneven = run_trials(
         shipped,
-        replicates=1000,
+        replicates=whole.replicates,
         seed=16,
         jobs=1,
         resume=run_trials(shipped, replicates=310, seed=16, jobs=1).tally,
@@ -314,7 +314,7 @@ def test_a_grown_run_equals_a_run_of_that_length(shipped):
         for a, b in zip(got.histograms, want.histograms, strict=True):
             assert np.array_equal(a.table.counts, b.table.counts)
     with pytest.raises(ValueError, match="shrink"):
-        run_trials(shipped, replicates=400, seed=16, jobs=1, resume=half.tally)
+        run_trials(shipped, replicates=half.replicates - 1, seed=16, jobs=1, resume=half.tally)
 
 
 def test_records_stream_in_replicate_order_for_any_number_of_jobs(shipped):

@@ -11,6 +11,7 @@ import pytest
 from test_cli import SCENARIO, runner
 
 from trialsim.cli import app
+from trialsim.runner import CHUNK_REPLICATES
 
 
 def run(out: Path, replicates: int, *extra: str) -> Any:
@@ -28,20 +29,20 @@ def numbers(folder: Path) -> dict[str, Any]:
     return summary
 
 
-@pytest.mark.parametrize("first", [250, 310])
+@pytest.mark.parametrize("first", [CHUNK_REPLICATES, 310])
 def test_grown_run_equals_a_run_of_that_length(tmp_path: Path, first: int) -> None:
     grown, fresh = tmp_path / "grown", tmp_path / "fresh"
     assert run(grown, first, "--jobs", "1").exit_code == 0
     first_rows = (grown / "replicates.csv").read_text().splitlines()
-    result = run(grown, 750, "--jobs", "2")
+    result = run(grown, 3 * CHUNK_REPLICATES // 2 + 25, "--jobs", "2")
     assert result.exit_code == 0, result.output
-    assert run(fresh, 750, "--jobs", "1").exit_code == 0
+    assert run(fresh, 3 * CHUNK_REPLICATES // 2 + 25, "--jobs", "1").exit_code == 0
     rows = (grown / "replicates.csv").read_text().splitlines()
     assert rows == (fresh / "replicates.csv").read_text().splitlines()
     assert rows[: len(first_rows)] == first_rows, "the first replicates are unchanged"
     got, want = numbers(grown), numbers(fresh)
-    assert got["replicates"] == 750
-    if first % 250 == 0:
+    assert got["replicates"] == 3 * CHUNK_REPLICATES // 2 + 25
+    if first % CHUNK_REPLICATES == 0:
         assert got == want, "on the chunk grid a grown run is bit-identical"
     else:
         # Off the chunk grid, sums are added in another grouping: equal up to rounding.

@@ -23,7 +23,7 @@ from trialsim.records import ALTERNATIVE, NULL, WORLDS, RecordLayout, RecordMake
 from trialsim.scenario import LoadedScenario
 from trialsim.tally import Histogram, RunTally, WorldTally
 
-CHUNK_REPLICATES = 250
+CHUNK_REPLICATES = 500
 ProgressCallback = Callable[[int], None]
 RecordsCallback = Callable[[np.ndarray], None]
 

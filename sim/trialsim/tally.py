@@ -67,6 +67,12 @@ class CountTable:
             return self
         if self.counts.size == 0:
             return other
+        start = other.offset - self.offset
+        stop = start + other.counts.shape
+        if np.all(start >= 0) and np.all(stop <= self.counts.shape):
+            counts = self.counts.copy()
+            counts[tuple(slice(a, b) for a, b in zip(start, stop, strict=True))] += other.counts
+            return CountTable(self.offset, counts)
         low = np.minimum(self.offset, other.offset)
         high = np.maximum(self.offset + self.counts.shape, other.offset + other.counts.shape)
         counts = np.zeros(tuple(high - low), dtype=np.int64)
