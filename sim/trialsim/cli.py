@@ -221,6 +221,7 @@ def _run(
                 on_progress=on_progress,
                 scheduler=scheduler,
                 on_records=csv,
+                records_as=None if csv is None else csv.rows_of,
                 resume=None if earlier is None else earlier.tally,
             )
         figure_workers.draw(result)

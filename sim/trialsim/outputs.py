@@ -8,6 +8,7 @@ replaced only at that last step, so an interrupted run leaves it as it was.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -167,16 +168,20 @@ class ReplicatesCsv:
         The record columns (the ``world`` column is written by name).
     append : bool
         Continue an existing file (its header already written).
+
+    Attributes
+    ----------
+    rows_of : callable
+        Formats records as this file's rows (picklable, so it can run where the
+        records are made); the writer appends what it returns.
     """
 
     def __init__(self, path: Path, layout: RecordLayout, append: bool = False):
-        self.layout = layout
-        self._world = layout.position["world"]
-        self._numeric = [i for i in range(len(layout.columns)) if i != self._world]
+        self.rows_of = functools.partial(csv_rows, layout)
         self._file = path.open("a" if append else "w", encoding="utf-8", newline="")
         if not append:
-            header = ",".join(["world", *(layout.columns[i] for i in self._numeric)])
-            self._file.write(header + "\n")
+            names = [name for name in layout.columns if name != "world"]
+            self._file.write(",".join(["world", *names]) + "\n")
 
     def __enter__(self) -> ReplicatesCsv:
         return self
@@ -184,13 +189,20 @@ class ReplicatesCsv:
     def __exit__(self, *exc_info: object) -> None:
         self._file.close()
 
-    def __call__(self, records: np.ndarray) -> None:
-        """Append the rows of ``records`` (shape (rows, columns))."""
-        buffer = io.StringIO()
-        np.savetxt(buffer, records[:, self._numeric], fmt="%.10g", delimiter=",")
-        names = [WORLDS[int(w)] for w in records[:, self._world]]
-        lines = buffer.getvalue().splitlines()
-        self._file.writelines(f"{name},{line}\n" for name, line in zip(names, lines, strict=True))
+    def __call__(self, rows: str) -> None:
+        """Append rows formatted by :attr:`rows_of` (:func:`csv_rows` of this layout)."""
+        self._file.write(rows)
+
+
+def csv_rows(layout: RecordLayout, records: np.ndarray) -> str:
+    """The ``replicates.csv`` lines of ``records`` (shape (rows, columns)), world named."""
+    world = layout.position["world"]
+    numeric = [i for i in range(len(layout.columns)) if i != world]
+    buffer = io.StringIO()
+    np.savetxt(buffer, records[:, numeric], fmt="%.10g", delimiter=",")
+    names = [WORLDS[int(w)] for w in records[:, world]]
+    lines = buffer.getvalue().splitlines()
+    return "".join(f"{name},{line}\n" for name, line in zip(names, lines, strict=True))
 
 
 def trace_csv(rows: Iterable[tuple[Any, ...]]) -> bytes:

@@ -27,7 +27,7 @@ from trialsim.runner import (
     ProgressCallback,
     SimulationResult,
     default_jobs,
-    tally_chunk,
+    simulate_chunk,
 )
 from trialsim.scenario import LoadedScenario
 from trialsim.tally import Moments, RunTally
@@ -210,17 +210,16 @@ def paired_chunk(
     Returns
     -------
     tallies : list of RunTally
-        One per scenario, as :func:`trialsim.runner.tally_chunk` gives it.
+        One per scenario, as :func:`trialsim.runner.run_trials` tallies a chunk.
     differences : Moments
         Of the per-replicate differences from the first scenario, laid out as
         :attr:`PairedRun.differences`.
     """
     tallies, values = [], []
     for plan in plans:
-        tally, records = tally_chunk(plan, seed, start, stop, keep_records=True)
-        assert records is not None
+        records, registration_weeks = simulate_chunk(plan, seed, start, stop)
         layout = RecordLayout.for_plan(plan)
-        tallies.append(tally)
+        tallies.append(RunTally.of(plan, layout, records, registration_weeks))
         values.append(
             np.column_stack([quantity.values(layout, records) for quantity in quantities])
         )

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,8 @@ from trialsim.tally import Histogram, RunTally, WorldTally
 
 CHUNK_REPLICATES = 500
 ProgressCallback = Callable[[int], None]
-RecordsCallback = Callable[[np.ndarray], None]
+RecordsCallback = Callable[[Any], None]
+RecordsTransform = Callable[[np.ndarray], Any]
 
 
 @dataclass(frozen=True)
@@ -107,19 +109,24 @@ def simulate_chunk(
 
 
 def tally_chunk(
-    plan: TrialPlan, seed: int, start: int, stop: int, keep_records: bool
-) -> tuple[RunTally, np.ndarray | None]:
+    plan: TrialPlan, seed: int, start: int, stop: int, records_as: RecordsTransform | None
+) -> tuple[RunTally, Any]:
     """Simulate replicates ``start`` to ``stop - 1`` and tally them.
 
     Returns
     -------
     tally : RunTally
-    records : ndarray or None
-        The chunk's records (see :func:`simulate_chunk`) when ``keep_records``.
+    records : any
+        ``records_as`` applied to the chunk's records (see :func:`simulate_chunk`),
+        here where the chunk runs; None without ``records_as``.
     """
     records, registrations = simulate_chunk(plan, seed, start, stop)
     tally = RunTally.of(plan, RecordLayout.for_plan(plan), records, registrations)
-    return tally, records if keep_records else None
+    return tally, None if records_as is None else records_as(records)
+
+
+def _unchanged(records: np.ndarray) -> np.ndarray:
+    return records
 
 
 def run_trials(
@@ -131,6 +138,7 @@ def run_trials(
     scheduler: str | None = None,
     on_records: RecordsCallback | None = None,
     resume: RunTally | None = None,
+    records_as: RecordsTransform | None = None,
 ) -> SimulationResult:
     """Simulate the scenario's trial many times, in the alternative and the null world.
 
@@ -156,6 +164,10 @@ def run_trials(
     on_records : callable, optional
         Called with each chunk's records (shape (2 * chunk replicates, columns),
         alternative and null rows interleaved), in replicate order.
+    records_as : callable, optional
+        Applied to each chunk's records where the chunk runs (so in parallel),
+        before they reach ``on_records``; e.g. formatting them as CSV text. It is
+        pickled to reach worker processes.
     resume : RunTally, optional
         The tally of the first ``resume.replicates`` replicates of the same
         scenario and seed: only the replicates after them are simulated.
@@ -183,12 +195,18 @@ def run_trials(
     plan = compile_plan(spec)
     layout = RecordLayout.for_plan(plan)
     chunks = [
-        (plan, seed, start, min(start + CHUNK_REPLICATES, replicates), on_records is not None)
+        (
+            plan,
+            seed,
+            start,
+            min(start + CHUNK_REPLICATES, replicates),
+            None if on_records is None else records_as or _unchanged,
+        )
         for start in range(first, replicates, CHUNK_REPLICATES)
     ]
     started = time.perf_counter()
     tally = resume
-    finished: dict[int, tuple[RunTally, np.ndarray | None]] = {}
+    finished: dict[int, tuple[RunTally, Any]] = {}
     merged = 0
     for index, outcome in run_tasks(tally_chunk, chunks, jobs, scheduler):
         finished[index] = outcome
@@ -197,7 +215,7 @@ def run_trials(
         while merged in finished:
             chunk_tally, records = finished.pop(merged)
             tally = chunk_tally if tally is None else tally.merge(chunk_tally)
-            if on_records is not None and records is not None:
+            if on_records is not None:
                 on_records(records)
             merged += 1
             if on_progress is not None:
