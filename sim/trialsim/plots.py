@@ -511,7 +511,7 @@ def all_figures(result: SimulationResult) -> dict[str, bytes]:
 
 def _warm_up() -> None:
     """Import matplotlib and load fonts, so the first real figure starts at once."""
-    figure = _new_figure(1.0, 1.0)
+    figure = _new_figure(2.0, 2.0)
     figure.text(0.5, 0.5, "0")
     figure.savefig(io.BytesIO(), format="png", dpi=20)
 
