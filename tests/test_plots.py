@@ -219,3 +219,9 @@ def test_comparison_histograms_count_every_replicate_and_every_rejection(randomi
         assert heights[0] == pytest.approx(100 * both.mean())
         assert heights[1] == pytest.approx(100 * (reject.astype(bool) & both).mean())
     assert "Fisher" in ax.get_title()
+
+
+def test_figure_warm_up_draws_without_error():
+    from trialsim.plots import _warm_up
+
+    _warm_up()  # runs unobserved in a background process, where an error would go unseen

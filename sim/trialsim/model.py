@@ -22,6 +22,7 @@ not simulated: nothing waits for it.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -200,6 +201,7 @@ class WorldTrial:
         self.off_week = np.full(n, np.nan)
         self.arm = np.full(n, -1, dtype=np.int64)
         self.shares = np.array([arm.share for arm in plan.arms])
+        self._cuts: dict[tuple[int, ...], list[float]] = {}
         # Interim monitoring (observed stages with a Simon rule)
         self.pending = [0] * n_stages
         self.assessed_evaluable = [0] * n_stages
@@ -241,10 +243,15 @@ class WorldTrial:
         randomised to an arm paused for an interim analysis is turned away.
         """
         arms = self.plan.arms
-        open_arms = [k for k, arm in enumerate(arms) if not self.closed[arm.first_stage]]
-        self.arm[patient] = open_arms[
-            int(allocate(self.draws.arm_uniform[patient], self.shares[open_arms]))
-        ]
+        open_arms = tuple(k for k, arm in enumerate(arms) if not self.closed[arm.first_stage])
+        if open_arms not in self._cuts:
+            cumulative = (
+                np.cumsum(self.shares[list(open_arms)]) / self.shares[list(open_arms)].sum()
+            )
+            self._cuts[open_arms] = cumulative[:-1].tolist()
+        # The same choice as allocate(), without array calls for one patient.
+        choice = bisect.bisect_right(self._cuts[open_arms], self.draws.arm_uniform[patient])
+        self.arm[patient] = open_arms[choice]
         if self.trace is not None:
             group = self.plan.subgroup_names[self.draws.subgroup[patient]]
             failures = int(self.draws.screen_failures[patient])
