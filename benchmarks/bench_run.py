@@ -89,6 +89,7 @@ def main() -> None:
         print(f"  {name:<34} {seconds:7.2f} s")
     one, two, minimal_two = rows[0][1], rows[1][1], rows[2][1]
     print(f"  scaling 1 -> 2 workers             {one / two:7.2f} x")
+    print(f"  scaling 1 -> 2, simulation only    {rows[-2][1] / rows[-1][1]:7.2f} x")
     print(f"  ratio to minimal SimPy model       {two / minimal_two:7.2f}")
 
 
