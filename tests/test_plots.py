@@ -22,7 +22,7 @@ from trialsim.plots import (
 from trialsim.records import ALTERNATIVE
 from trialsim.runner import SimulationResult, run_trials
 from trialsim.scenario import load_scenario
-from trialsim.tally import CountTable, registration_positions
+from trialsim.tally import CountTable, Histogram, registration_positions
 
 from conftest import simulated_records
 
@@ -105,7 +105,9 @@ def test_registration_count_quantiles_match_numpy(patients):
     positions = registration_positions(patients)
     chosen = registration_weeks[:, positions]
     rows, columns = np.nonzero(np.isfinite(chosen))
-    table = CountTable.of(np.column_stack([columns, np.ceil(chosen[rows, columns])]))
+    table = Histogram(
+        1.0, CountTable.of(np.column_stack([columns, np.ceil(chosen[rows, columns])]))
+    )
     weeks = np.arange(0, 32)
     quantiles = (0.05, 0.5, 0.95)
     got = registration_count_quantiles(table, positions, len(registration_weeks), weeks, quantiles)

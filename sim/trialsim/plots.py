@@ -28,7 +28,7 @@ from trialsim.backends import fork_context, leave_interrupts_to_parent
 from trialsim.binomial import critical_values
 from trialsim.plan import WEEKS_PER_MONTH, EndpointPlan
 from trialsim.records import ALTERNATIVE, NULL
-from trialsim.tally import DIFFERENCE_CODES, CountTable, Histogram, registration_positions
+from trialsim.tally import DIFFERENCE_CODES, Histogram, registration_positions
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -42,6 +42,7 @@ NULL_COLOUR = "#e07b00"
 BAND_QUANTILES = (0.05, 0.50, 0.95)
 LARGEST_MARKER_AREA = 160.0  # points², for the most frequent (denominator, responders) pair
 WORLD_IDS = (ALTERNATIVE, NULL)
+MAX_GRID_WEEKS = 2000  # points of the registration curve, at most
 LEGEND_HEADROOM = 1.45  # y-axis stretch that keeps the legend clear of the data
 MARGINS_INCHES = {"left": 0.75, "right": 0.2, "bottom": 0.6, "top": 0.4}
 
@@ -138,7 +139,7 @@ def percent_per_bin_of(histogram: Histogram, edges: np.ndarray) -> np.ndarray:
 
 
 def registration_count_quantiles(
-    registration: CountTable,
+    registration: Histogram,
     positions: np.ndarray,
     replicates: int,
     weeks: np.ndarray,
@@ -148,9 +149,10 @@ def registration_count_quantiles(
 
     Parameters
     ----------
-    registration : CountTable
-        Counts of (position index, whole week) of the k-th registration, as in
-        :class:`trialsim.tally.RunTally`: week ``w`` counts registrations in (w - 1, w].
+    registration : Histogram
+        Of (position index, week) of the k-th registration, as in
+        :class:`trialsim.tally.RunTally`: with resolution r, bin ``c`` counts
+        registrations in ((c - 1) r, c r].
     positions : ndarray of int
         The 0-based patient positions k the table's first index refers to.
     replicates : int
@@ -168,9 +170,9 @@ def registration_count_quantiles(
         With every position tallied this is exact; otherwise the number counts
         whole positions only.
     """
-    cells, counts = registration.items()
+    cells, counts = registration.table.items()
     by_week = np.zeros((len(positions), len(weeks)), dtype=np.int64)
-    column = np.searchsorted(weeks, cells[:, 1], side="left")
+    column = np.searchsorted(weeks, cells[:, 1] * registration.resolution, side="left")
     inside = column < len(weeks)
     np.add.at(by_week, (cells[inside, 0], column[inside]), counts[inside])
     # P(at least positions[i] + 1 registered by week w) = P(T_(positions[i]) <= w).
@@ -201,9 +203,10 @@ def plot_enrollment(result: SimulationResult, ax: Axes | None = None) -> Axes:
     """
     ax = new_axes(ax)
     registration = result.tally.registration
-    cells, _ = registration.items()
-    last_week = int(cells[:, 1].max()) if len(cells) else 1
-    weeks = np.arange(0, last_week + 1)
+    cells, _ = registration.table.items()
+    last_week = int(cells[:, 1].max() * registration.resolution) if len(cells) else 1
+    step = max(int(registration.resolution), math.ceil(last_week / MAX_GRID_WEEKS))
+    weeks = np.arange(0, last_week + step, step)
     low, median, high = registration_count_quantiles(
         registration,
         registration_positions(result.plan.patients),

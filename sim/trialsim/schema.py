@@ -32,7 +32,7 @@ class Accrual(_Strict):
     """Registration as a Poisson process."""
 
     rate_per_month: float = Field(
-        gt=0, le=10_000, description="Registrations per month at full rate."
+        ge=0.001, le=10_000, description="Registrations per month at full rate."
     )
     ramp_up_months: float = Field(
         0.0,

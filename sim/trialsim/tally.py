@@ -20,6 +20,8 @@ import numpy as np
 from trialsim.plan import TrialPlan
 from trialsim.records import ALTERNATIVE, NULL, RecordLayout
 
+MAX_BINS = 2**16
+"""Bins a histogram keeps along its value axis before it widens them."""
 REGISTRATION_CURVE_POINTS = 200
 """At most this many patient positions k keep the distribution of the k-th registration week."""
 
@@ -87,10 +89,24 @@ class CountTable:
         cells = np.argwhere(self.counts > 0)
         return cells + self.offset, self.counts[tuple(cells.T)]
 
+    def coarsened(self, factor: int) -> CountTable:
+        """The table with cells ``factor`` times wider along the last axis (code // factor)."""
+        if factor == 1 or self.counts.size == 0:
+            return self
+        codes = np.arange(self.counts.shape[-1]) + self.offset[-1]
+        merged = codes // factor
+        starts = np.flatnonzero(np.diff(merged, prepend=merged[0] - 1))
+        offset = self.offset.copy()
+        offset[-1] = merged[0]
+        return CountTable(offset, np.add.reduceat(self.counts, starts, axis=-1))
+
 
 @dataclass
 class Histogram:
     """Distribution of one column at a fixed resolution (exact for whole numbers).
+
+    The bins widen by powers of two when the values spread over more than
+    ``max_bins`` of them, so that memory stays bounded whatever the values.
 
     Attributes
     ----------
@@ -98,11 +114,15 @@ class Histogram:
         Width of a bin, in the column's unit; values are rounded to a multiple of it.
         0 for a column whose distribution is not kept.
     table : CountTable
-        One-dimensional counts by ``round(value / resolution)``.
+        Counts by ``round(value / resolution)`` along the last axis (other axes,
+        if any, are categories, as for the registration weeks of a :class:`RunTally`).
+    max_bins : int
+        Most bins kept along the last axis.
     """
 
     resolution: float
     table: CountTable
+    max_bins: int = MAX_BINS
 
     @classmethod
     def of(cls, values: np.ndarray, resolution: float) -> Histogram:
@@ -110,11 +130,36 @@ class Histogram:
         if resolution == 0:
             return cls(resolution, CountTable.empty(1))
         finite = values[np.isfinite(values)]
-        return cls(resolution, CountTable.of(np.round(finite / resolution)[:, None]))
+        return cls.of_codes(np.round(finite / resolution)[:, None], resolution)
+
+    @classmethod
+    def of_codes(cls, codes: np.ndarray, resolution: float, max_bins: int = MAX_BINS) -> Histogram:
+        """Histogram of whole-number ``codes`` (shape (items, dimensions)) at ``resolution``."""
+        codes = np.asarray(codes, dtype=np.int64)
+        factor = 1
+        if len(codes):
+            factor = _widening(int(codes[:, -1].max() - codes[:, -1].min()) + 1, max_bins)
+            codes[:, -1] //= factor
+        return cls(resolution * factor, CountTable.of(codes), max_bins)
+
+    def within_bins(self) -> Histogram:
+        """This histogram with bins widened by a power of two to at most ``max_bins``."""
+        factor = _widening(
+            self.table.counts.shape[-1] if self.table.counts.size else 0, self.max_bins
+        )
+        if factor == 1:
+            return self
+        return Histogram(self.resolution * factor, self.table.coarsened(factor), self.max_bins)
 
     def merge(self, other: Histogram) -> Histogram:
-        """Histogram of both samples."""
-        return Histogram(self.resolution, self.table.merge(other.table))
+        """Histogram of both samples, at the coarser of their resolutions."""
+        if self.resolution == other.resolution or 0 in (self.resolution, other.resolution):
+            merged = Histogram(self.resolution, self.table.merge(other.table), self.max_bins)
+            return merged.within_bins()
+        fine, coarse = sorted((self, other), key=lambda histogram: histogram.resolution)
+        factor = round(coarse.resolution / fine.resolution)
+        table = coarse.table.merge(fine.table.coarsened(factor))
+        return Histogram(coarse.resolution, table, self.max_bins).within_bins()
 
     def values_and_counts(self) -> tuple[np.ndarray, np.ndarray]:
         """The distinct (rounded) values, increasing, and how often each occurs."""
@@ -235,6 +280,10 @@ class WorldTally:
         )
 
 
+REGISTRATION_WEEKS = 1.0
+"""Registration weeks are tallied in whole weeks (rounded up)..."""
+REGISTRATION_MAX_BINS = 2048
+"""... in at most this many bins per patient position."""
 DIFFERENCE_CODES = 1000
 """Two-group differences in response proportions are counted in steps of 1/DIFFERENCE_CODES."""
 
@@ -249,15 +298,16 @@ class RunTally:
         Replicates tallied.
     worlds : tuple of WorldTally
         Indexed by ``ALTERNATIVE`` and ``NULL``.
-    registration : CountTable
-        Counts of (position index, week) of the k-th registration for the patient
-        positions in :func:`registration_positions`, weeks rounded up to whole
-        weeks (registration is shared by both worlds).
+    registration : Histogram
+        Of the week of the k-th registration for the patient positions in
+        :func:`registration_positions` (first axis: position index), weeks
+        rounded up to whole weeks, or to wider bins if they spread very far
+        (registration is shared by both worlds).
     """
 
     replicates: int
     worlds: tuple[WorldTally, WorldTally]
-    registration: CountTable = field(repr=False)
+    registration: Histogram = field(repr=False)
 
     @classmethod
     def of(
@@ -279,7 +329,11 @@ class RunTally:
         positions = registration_positions(plan.patients)
         chosen = registration_weeks[:, positions]
         rows, columns = np.nonzero(np.isfinite(chosen))
-        registration = CountTable.of(np.column_stack([columns, np.ceil(chosen[rows, columns])]))
+        registration = Histogram.of_codes(
+            np.column_stack([columns, np.ceil(chosen[rows, columns])]),
+            REGISTRATION_WEEKS,
+            REGISTRATION_MAX_BINS,
+        )
         return cls(
             len(registration_weeks),
             (
@@ -301,6 +355,11 @@ class RunTally:
         )
 
 
+def _widening(span: int, max_bins: int) -> int:
+    """The power of two by which bins must widen for ``span`` of them to fit in ``max_bins``."""
+    return 1 if span <= max_bins else 2 ** math.ceil(math.log2(span / max_bins))
+
+
 def registration_positions(patients: int) -> np.ndarray:
     """0-based patient positions whose registration weeks are tallied (all, up to a limit)."""
     if patients <= REGISTRATION_CURVE_POINTS:
@@ -311,7 +370,8 @@ def registration_positions(patients: int) -> np.ndarray:
 def tally_npz(tally: RunTally) -> bytes:
     """The tally as a NumPy ``.npz`` file (no pickled objects), for :func:`read_tally`."""
     arrays: dict[str, np.ndarray] = {"replicates": np.array(tally.replicates)}
-    arrays |= _table_arrays("registration", tally.registration)
+    arrays["registration.resolution"] = np.array(tally.registration.resolution)
+    arrays |= _table_arrays("registration", tally.registration.table)
     for w, world in enumerate(tally.worlds):
         arrays[f"{w}.count"] = world.moments.count
         arrays[f"{w}.mean"] = world.moments.mean
@@ -350,7 +410,10 @@ def read_tally(path: Path, plan: TrialPlan, layout: RecordLayout) -> RunTally:
             ]
             pairs = {e.id: table(f"{w}.pairs.{k}") for k, e in enumerate(plan.endpoints)}
             worlds.append(WorldTally(moments, histograms, pairs))
-        return RunTally(int(data["replicates"]), (worlds[0], worlds[1]), table("registration"))
+        registration = Histogram(
+            float(data["registration.resolution"]), table("registration"), REGISTRATION_MAX_BINS
+        )
+        return RunTally(int(data["replicates"]), (worlds[0], worlds[1]), registration)
 
 
 def _table_arrays(name: str, table: CountTable) -> dict[str, np.ndarray]:
