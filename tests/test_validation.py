@@ -420,6 +420,22 @@ def test_boolean_is_not_a_number(write_text, old, new, key, line):
     check_where(matches[0], path, text, line, key.rsplit(".", 1)[-1])
 
 
+def test_exponent_numbers_are_numbers(write_text):
+    """1e-1 is a number as in YAML 1.2, not the string YAML 1.1 would make of it."""
+    text = edited("    weeks: 8\n    response: 0.3", "    weeks: 8e0\n    response: 3e-1")
+    path = write_text(text)
+    loaded = load_scenario(path)
+    assert loaded.spec.stages[0].weeks == 8.0
+    assert loaded.spec.stages[0].response == pytest.approx(0.3)
+
+
+def test_exponent_number_for_a_count_is_refused_as_not_whole(write_text):
+    text = edited("  patients: 20", "  patients: 2e1")
+    path = write_text(text)
+    problems = [p for p in problems_of(path) if p.key == "enrollment.patients"]
+    assert problems and problems[0].rule == "int_type", problems
+
+
 # --- response: a number, {beta: [a, b]} or {subgroup: number} (a pydantic union) ---------
 
 PYDANTIC_INTERNALS = re.compile(r"constrained|function-|\[|literal|tagged|BetaPrior|CutoffWeek")

@@ -7,6 +7,7 @@ and no duplicate keys (PyYAML would silently keep the last one).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,22 @@ class YamlDocument:
         return None
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _ScenarioLoader(yaml.SafeLoader):
+    """``safe_load`` semantics, but ``1e-3`` and ``2.5E8`` are numbers, as in YAML 1.2.
+
+    PyYAML follows YAML 1.1, where a float needs a dot and a signed exponent
+    (``1.0e-3``), so ``1e-3`` would be read as a string.
+    """
+
+
+_ScenarioLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+class _StrictLoader(_ScenarioLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
@@ -76,7 +92,7 @@ def read_yaml(text: str, file: str) -> YamlDocument:
     if problems:
         raise ScenarioError(problems)
     try:
-        data = yaml.SafeLoader(text).get_single_data()
+        data = _ScenarioLoader(text).get_single_data()
     except yaml.constructor.ConstructorError as err:
         mark = err.problem_mark
         line = mark.line + 1 if mark is not None else None
