@@ -17,6 +17,7 @@ import yaml
 from trialsim.problems import Problem, ScenarioError
 
 Path = tuple[str | int, ...]
+MAX_DEPTH = 50  # nesting of lists and mappings; a scenario needs about 6
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,23 @@ _ScenarioLoader.add_implicit_resolver(
 
 
 class _StrictLoader(_ScenarioLoader):
+    depth = 0
+
     def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
             raise yaml.MarkedYAMLError(
                 None, None, "aliases (*name) are not allowed in scenario files", event.start_mark
             )
-        return super().compose_node(parent, index)
+        if self.depth >= MAX_DEPTH:
+            raise yaml.MarkedYAMLError(
+                None, None, f"lists and mappings nest more than {MAX_DEPTH} deep", event.start_mark
+            )
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def read_yaml(text: str, file: str) -> YamlDocument:
