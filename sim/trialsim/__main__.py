@@ -1,5 +1,5 @@
 """``python -m trialsim``."""
 
-from trialsim.cli import main
+from trialsim.console import main
 
 main()

@@ -6,7 +6,6 @@ the commands so that ``trialsim --help`` starts fast.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +15,6 @@ from trialsim import __version__
 from trialsim.cli_compare import compare
 from trialsim.cli_samplesize import samplesize
 from trialsim.cli_support import (
-    EXIT_FAILURE,
     EXIT_INVALID,
     Force,
     Jobs,
@@ -403,14 +401,7 @@ app.command()(samplesize)
 app.command()(sweep)
 
 
-def main() -> None:
-    """Entry point of the ``trialsim`` console script."""
-    try:
-        app()
-    except Exception as err:  # noqa: BLE001 - the CLI never shows a traceback
-        typer.echo(f"error: {type(err).__name__}: {err}", err=True)
-        sys.exit(EXIT_FAILURE)
-
-
 if __name__ == "__main__":
+    from trialsim.console import main
+
     main()

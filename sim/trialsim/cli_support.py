@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from trialsim.console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
+
 if TYPE_CHECKING:
     from trialsim.scenario import LoadedScenario
 
 EXIT_INVALID = 2
-EXIT_FAILURE = 1
-EXIT_INTERRUPTED = 130
 
 ScenarioPath = Annotated[
     Path,
@@ -80,9 +80,10 @@ def usable_output_folder(folder: Path, force: bool) -> Path:
 
 @contextmanager
 def failing_cleanly() -> Iterator[None]:
-    """Turn a failed write or backend into exit code 1 and Ctrl-C into 130, one line on stderr.
+    """Turn a failed write or backend into exit code 1, Ctrl-C into 130 and SIGTERM into 143.
 
-    Output folders are written whole or not at all, so either way nothing is half-written.
+    One line on stderr. Output folders are written whole or not at all, so
+    either way nothing is half-written and earlier results are kept.
     """
     from trialsim.backends import BackendError
     from trialsim.outputs import OutputFolderError
@@ -93,3 +94,5 @@ def failing_cleanly() -> Iterator[None]:
         fail([str(err)], EXIT_FAILURE)
     except KeyboardInterrupt:
         fail(["interrupted: nothing was written"], EXIT_INTERRUPTED)
+    except Terminated:
+        fail(["terminated: nothing was written"], EXIT_TERMINATED)

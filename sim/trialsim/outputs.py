@@ -37,6 +37,11 @@ def check_output_folder(folder: Path, force: bool) -> None:
     """
     if folder.exists() and not folder.is_dir():
         raise OutputFolderError(f"{folder} exists and is not a folder")
+    for parent in folder.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputFolderError(f"{parent} is a file, not a folder")
+            break
     if folder.is_dir() and any(folder.iterdir()) and not force:
         raise OutputFolderError(
             f"{folder} already holds results; "

@@ -1,0 +1,46 @@
+"""The ``trialsim`` console script: signals are taken care of before anything heavy loads.
+
+Ctrl-C (SIGINT) and SIGTERM end the program with one line on stderr and exit
+code 130 or 143, at any moment, start-up included; output folders are written
+whole or not at all, so earlier results are never lost.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: raised where the program is, so that cleanup runs as for Ctrl-C."""
+
+
+def terminate_cleanly_on_sigterm() -> None:
+    """Make SIGTERM raise :class:`Terminated` in this process (and in processes it forks)."""
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, terminate)
+
+
+def main() -> None:
+    """Entry point of the ``trialsim`` console script: no traceback reaches the user."""
+    terminate_cleanly_on_sigterm()
+    try:
+        from trialsim.cli import app
+
+        app()
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except Terminated:
+        print("terminated: nothing was written", file=sys.stderr)
+        sys.exit(EXIT_TERMINATED)
+    except Exception as err:  # noqa: BLE001 - the command line never shows a traceback
+        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        sys.exit(EXIT_FAILURE)
