@@ -2,9 +2,11 @@
 
 The public API follows one verb per step::
 
-    scenario = load_scenario("scenarios/vk2_d3_2005.yaml")
-    result = run_trials(scenario, replicates=2000)
-    summary = summarise(result)
+    scenario = load_scenario("scenarios/vk2_d3_2005.yaml")   # setup
+    result = run_trials(scenario, replicates=2000)           # run
+    summary = summarise(result)                              # summarise
+    ax = plot_endpoint(result, "vk2_response")               # plot
+    design = find_design("simon", p0=0.10, p1=0.30)          # design
 
 Heavy modules are imported on first use so that ``import trialsim`` and the
 command line start quickly.
@@ -23,6 +25,12 @@ _PUBLIC = {
     "run_trials": "trialsim.runner",
     "summarise": "trialsim.summary",
     "exact_operating_characteristics": "trialsim.exact",
+    "find_design": "trialsim.designs",
+    "plot_duration": "trialsim.plots",
+    "plot_enrollment": "trialsim.plots",
+    "plot_endpoint": "trialsim.plots",
+    "plot_comparison": "trialsim.plots",
+    "plot_operating_curve": "trialsim.curves",
 }
 
 __all__ = ["__version__", *_PUBLIC]

@@ -14,7 +14,7 @@ Everything is exact binomial enumeration (:mod:`trialsim.binomial`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -353,6 +353,59 @@ def single_stage_design(
         )
 
     return SingleStageSearch(design(minimal), design(conservative))
+
+
+def find_design(
+    kind: Literal["simon", "single"],
+    p0: float,
+    p1: float,
+    alpha: float = 0.05,
+    power: float = 0.80,
+    n_max: int | None = None,
+) -> SimonSearch | SingleStageSearch:
+    """The exact phase II designs of one kind for response rates ``p0`` against ``p1``.
+
+    One entry point for :func:`find_simon_designs` (``"simon"``: minimax, optimal
+    and admissible two-stage designs, Simon 1989, Jung et al. 2004) and
+    :func:`single_stage_design` (``"single"``: minimal and conservative exact
+    one-stage designs), as ``trialsim design`` prints them.
+
+    Parameters
+    ----------
+    kind : {"simon", "single"}
+    p0, p1 : float
+        Response rate (proportion) under H0 and under the alternative, p0 < p1.
+    alpha : float
+        Largest one-sided type I error allowed.
+    power : float
+        Smallest power required at ``p1``.
+    n_max : int, optional
+        Largest total number of evaluable patients searched (default 100 for
+        Simon designs, 500 for one stage).
+
+    Returns
+    -------
+    SimonSearch or SingleStageSearch
+
+    Raises
+    ------
+    DesignError
+        If the rates are out of order, ``kind`` is unknown, or no design up to
+        ``n_max`` meets alpha and power.
+
+    Examples
+    --------
+    >>> minimax = find_design("simon", 0.05, 0.25, alpha=0.05, power=0.80).minimax
+    >>> (minimax.r1, minimax.n1, minimax.r, minimax.n)
+    (0, 12, 2, 16)
+    >>> find_design("single", 0.05, 0.25).minimal.n
+    16
+    """
+    if kind == "simon":
+        return find_simon_designs(p0, p1, alpha, power, 100 if n_max is None else n_max)
+    if kind == "single":
+        return single_stage_design(p0, p1, alpha, power, 500 if n_max is None else n_max)
+    raise DesignError(f"kind must be 'simon' or 'single', got {kind!r}", "design_kind")
 
 
 def _check_rates(p0: float, p1: float, alpha: float, power: float) -> None:

@@ -11,7 +11,7 @@ is the oracle the simulation is tested against.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -48,6 +48,11 @@ class ExactCharacteristics:
     responders_mean: float
     success_rate: float
     early_termination: float = 0.0
+
+    def __post_init__(self) -> None:
+        # Plain floats, not NumPy scalars, whatever the arithmetic that made them.
+        for field in fields(self):
+            object.__setattr__(self, field.name, float(getattr(self, field.name)))
 
 
 def completion_probability(stage: StagePlan) -> float:
@@ -162,6 +167,15 @@ def exact_operating_characteristics(
     -------
     ExactCharacteristics or None
         None when the design admits no exact value (see :func:`exact_allowed`).
+
+    Examples
+    --------
+    >>> from trialsim.plan import compile_plan
+    >>> from trialsim.scenario import load_scenario
+    >>> plan = compile_plan(load_scenario("scenarios/vk2_d3_2005.yaml").spec)
+    >>> as_written = np.array([stage.response for stage in plan.stages])
+    >>> round(exact_operating_characteristics(plan, plan.endpoints[0], as_written).rejection, 3)
+    0.656
     """
     if endpoint.monitored:
         return _monitored_exact(plan, endpoint, response_rate)

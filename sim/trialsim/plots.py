@@ -88,6 +88,13 @@ def plot_duration(result: SimulationResult, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
         x: calendar weeks from study start; y: percent of simulated trials per bin.
+
+    Examples
+    --------
+    >>> from trialsim import load_scenario, run_trials
+    >>> result = run_trials(load_scenario("scenarios/vk2_d3_2005.yaml"), 200, seed=1, jobs=1)
+    >>> plot_duration(result).get_xlabel()
+    'calendar time from study start (weeks)'
     """
     ax = new_axes(ax)
     series = (
@@ -200,6 +207,13 @@ def plot_enrollment(result: SimulationResult, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
         x: calendar weeks from study start (one-week grid); y: patients registered.
+
+    Examples
+    --------
+    >>> from trialsim import load_scenario, run_trials
+    >>> result = run_trials(load_scenario("scenarios/vk2_d3_2005.yaml"), 200, seed=1, jobs=1)
+    >>> plot_enrollment(result).get_ylabel()
+    'patients registered'
     """
     ax = new_axes(ax)
     registration = result.tally.registration
@@ -292,6 +306,13 @@ def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = 
     ------
     KeyError
         When the scenario has no endpoint ``endpoint_id``.
+
+    Examples
+    --------
+    >>> from trialsim import load_scenario, run_trials
+    >>> result = run_trials(load_scenario("scenarios/vk2_d3_2005.yaml"), 200, seed=1, jobs=1)
+    >>> plot_endpoint(result, "vk2_response").get_title()
+    'vk2_response: simulated power 0.635 ± 0.034 (200 trials; marker area ∝ trials)'
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -393,6 +414,14 @@ def plot_comparison(result: SimulationResult, endpoint_id: str, ax: Axes | None 
     -------
     matplotlib.axes.Axes
         x: difference in response proportions; y: percent of simulated trials per bin.
+
+    Examples
+    --------
+    >>> from trialsim import load_scenario, run_trials
+    >>> scenario = load_scenario("scenarios/randomised_upfront_d3.yaml")
+    >>> result = run_trials(scenario, 200, seed=1, jobs=1)
+    >>> plot_comparison(result, "d3_upfront").get_xlabel().splitlines()[0]
+    'difference in response proportion'
     """
     ax = new_axes(ax)
     endpoint = _endpoint_plan(result, endpoint_id)

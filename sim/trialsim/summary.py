@@ -50,6 +50,14 @@ def summarise(result: SimulationResult) -> dict[str, Any]:
         Keys ``trialsim_version``, ``scenario``, ``seed``, ``replicates``, ``jobs``,
         ``elapsed_seconds``, ``endpoints``, ``enrollment``, ``duration_weeks``,
         ``adverse_events``, ``stages``. Rates are proportions; times are weeks.
+
+    Examples
+    --------
+    >>> from trialsim import load_scenario, run_trials
+    >>> result = run_trials(load_scenario("scenarios/vk2_d3_2005.yaml"), 200, seed=1, jobs=1)
+    >>> vk2 = summarise(result)["endpoints"]["vk2_response"]
+    >>> vk2["power"], round(vk2["power_se"], 3), round(vk2["power_exact"], 3)
+    (0.635, 0.034, 0.656)
     """
     plan = result.plan
     spec = result.scenario.spec
