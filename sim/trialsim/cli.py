@@ -78,13 +78,30 @@ def validate(scenario: ScenarioPath) -> None:
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    markdown: Annotated[
+        bool,
+        typer.Option(
+            "--markdown", help="Print the reference of every key as a Markdown table instead."
+        ),
+    ] = False,
+) -> None:
     """Print the JSON Schema of scenario files (for editors and validators).
 
+    With a YAML language server (e.g. the Red Hat YAML extension of VS Code), put
+    `# yaml-language-server: $schema=trialsim.schema.json` as the first line of a
+    scenario file to get completion, hover help and checks while typing.
+
     \b
-    Example:
+    Examples:
       trialsim schema > trialsim.schema.json
+      trialsim schema --markdown > docs/scenario-reference.md
     """
+    if markdown:
+        from trialsim.reference import scenario_reference
+
+        typer.echo(scenario_reference(), nl=False)
+        return
     import json
 
     from trialsim.schema import Scenario
