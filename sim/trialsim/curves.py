@@ -64,6 +64,17 @@ def plot_operating_curve(
     -------
     matplotlib.axes.Axes
         x: the key's value; y: probability of rejecting H0.
+
+    Examples
+    --------
+    >>> from trialsim import load_scenario
+    >>> from trialsim.sweep import run_sweep
+    >>> from trialsim.variation import parse_setting, scenario_grid
+    >>> base = load_scenario("scenarios/vk2_d3_2005.yaml")
+    >>> points = scenario_grid(base, [parse_setting("stages.vk2.response=0.1:0.3:0.1")])
+    >>> rows = run_sweep(base, points, replicates=100, jobs=1).rows
+    >>> plot_operating_curve(rows, "stages.vk2.response", "vk2_response").get_xlabel()
+    'stages.vk2.response'
     """
     from matplotlib import colormaps
 
