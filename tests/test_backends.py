@@ -253,3 +253,19 @@ def test_cli_reads_the_scheduler_from_the_environment(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert UNREACHABLE in result.stderr
     assert not out.exists()
+
+
+def test_results_come_back_in_task_order_as_soon_as_they_can() -> None:
+    from trialsim.backends import in_task_order
+
+    seen: list[int] = []
+
+    def finishing() -> Iterator[tuple[int, str]]:
+        for index in (2, 0, 3, 1, 4):
+            seen.append(index)
+            yield index, f"task {index}"
+
+    ordered = in_task_order(finishing())
+    assert next(ordered) == "task 0"
+    assert seen == [2, 0], "task 0 is handed on before later tasks finish"
+    assert list(ordered) == ["task 1", "task 2", "task 3", "task 4"]

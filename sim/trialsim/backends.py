@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from itertools import islice
@@ -216,6 +216,22 @@ def first_line(error: BaseException) -> str:
     """The first line of an error's message, or its type's name if it has none."""
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
+
+
+def in_task_order(finished: Iterable[tuple[int, Result]]) -> Iterator[Result]:
+    """Results of :func:`run_tasks` in the order of the tasks, each as soon as it can be.
+
+    Results that finish early wait for the ones before them, so that what is
+    folded over them (floating-point sums) does not depend on the number of
+    workers or the backend.
+    """
+    waiting: dict[int, Result] = {}
+    following = 0
+    for index, result in finished:
+        waiting[index] = result
+        while following in waiting:
+            yield waiting.pop(following)
+            following += 1
 
 
 def leave_interrupts_to_parent() -> None:

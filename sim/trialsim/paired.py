@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trialsim.backends import run_tasks
+from trialsim.backends import in_task_order, run_tasks
 from trialsim.plan import TrialPlan, compile_plan
 from trialsim.records import ALTERNATIVE, NULL, RecordLayout
 from trialsim.runner import (
@@ -287,22 +287,15 @@ def run_paired(
     started = time.perf_counter()
     tallies: list[RunTally] | None = None
     differences: Moments | None = None
-    finished: dict[int, tuple[list[RunTally], Moments]] = {}
-    merged = 0
-    for index, outcome in run_tasks(paired_chunk, chunks, jobs, scheduler):
-        finished[index] = outcome
-        # Merge in chunk order, as run_trials does: sums then do not depend on which
-        # chunk finished first.
-        while merged in finished:
-            chunk_tallies, chunk_differences = finished.pop(merged)
-            if tallies is None or differences is None:
-                tallies, differences = chunk_tallies, chunk_differences
-            else:
-                tallies = [a.merge(b) for a, b in zip(tallies, chunk_tallies, strict=True)]
-                differences = differences.merge(chunk_differences)
-            merged += 1
-            if on_progress is not None:
-                on_progress(tallies[0].replicates)
+    finished = in_task_order(run_tasks(paired_chunk, chunks, jobs, scheduler))
+    for chunk_tallies, chunk_differences in finished:
+        if tallies is None or differences is None:
+            tallies, differences = chunk_tallies, chunk_differences
+        else:
+            tallies = [a.merge(b) for a, b in zip(tallies, chunk_tallies, strict=True)]
+            differences = differences.merge(chunk_differences)
+        if on_progress is not None:
+            on_progress(tallies[0].replicates)
     assert tallies is not None and differences is not None
     elapsed = time.perf_counter() - started
     results = tuple(

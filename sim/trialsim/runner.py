@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from trialsim.backends import run_tasks
+from trialsim.backends import in_task_order, run_tasks
 from trialsim.draws import draw_chunk, draw_patients, null_response_rate
 from trialsim.model import TraceRow, WorldTraceRow, simulate_chunk_worlds, simulate_worlds
 from trialsim.plan import TrialPlan, compile_plan
@@ -206,20 +206,12 @@ def run_trials(
     ]
     started = time.perf_counter()
     tally = resume
-    finished: dict[int, tuple[RunTally, Any]] = {}
-    merged = 0
-    for index, outcome in run_tasks(tally_chunk, chunks, jobs, scheduler):
-        finished[index] = outcome
-        # Merge in replicate order: floating-point sums then do not depend on which chunk
-        # finished first.
-        while merged in finished:
-            chunk_tally, records = finished.pop(merged)
-            tally = chunk_tally if tally is None else tally.merge(chunk_tally)
-            if on_records is not None:
-                on_records(records)
-            merged += 1
-            if on_progress is not None:
-                on_progress(tally.replicates)
+    for chunk_tally, records in in_task_order(run_tasks(tally_chunk, chunks, jobs, scheduler)):
+        tally = chunk_tally if tally is None else tally.merge(chunk_tally)
+        if on_records is not None:
+            on_records(records)
+        if on_progress is not None:
+            on_progress(tally.replicates)
     assert tally is not None
     return SimulationResult(
         scenario=scenario,
