@@ -360,3 +360,16 @@ def test_modules_do_not_import_matplotlib_or_scipy_stats() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert completed.stdout.strip() == ""
+
+
+def test_a_one_group_endpoint_is_not_paired_with_a_two_group_one_of_the_same_id() -> None:
+    addon = SHIPPED_2005.parent / "randomised_addon_d3.yaml"
+    run = run_paired([load_scenario(SHIPPED_2005), load_scenario(addon)], replicates=200, jobs=1)
+    kinds = [
+        {e.id: e.compares_arms for e in result.plan.endpoints}.get("overall")
+        for result in run.results
+    ]
+    assert kinds == [False, True], "the shipped files must keep this case"
+    power = compare_results(run)["endpoints"]["overall"]["power"]
+    assert all(value is not None for value in power["values"])
+    assert power["differences"] == [None, None]

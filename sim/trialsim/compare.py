@@ -47,6 +47,8 @@ def compare_results(run: PairedRun) -> dict[str, Any]:
         (plus ``exact``, the difference of the exact values or None, for
         endpoints), where ``se`` is the paired standard error. A value is None
         where the scenario lacks the endpoint or adverse event; a difference is
+        None where the endpoint is a one-group test in one scenario and a
+        two-group comparison in the other, and
         None for the reference and wherever either value is None. Trial and
         adverse event metrics are from the alternative world. Values are those
         of :func:`trialsim.summary.summarise` of each scenario.
@@ -87,7 +89,7 @@ def compare_results(run: PairedRun) -> dict[str, Any]:
         for group in groups:
             entry = entry.setdefault(group, {})
         values = [_value(result, quantity) for result in results]
-        entry[metric] = _compare(run, quantity, values)
+        entry[metric] = _compare(run, quantity, values, _paired_with_reference(results, quantity))
         if quantity.key[0] == "endpoints":
             _add_exact(entry[metric], summaries, quantity)
     return comparison
@@ -116,14 +118,34 @@ def _value(result: SimulationResult, quantity: Quantity) -> dict[str, Any] | Non
     return {"value": described.pop("mean"), "se": described.pop("mean_se"), **described}
 
 
+def _paired_with_reference(results: Sequence[SimulationResult], quantity: Quantity) -> list[bool]:
+    """Whether each scenario's quantity answers the reference's question.
+
+    An endpoint id that is a one-group test in one scenario and a two-group
+    comparison in another names two different questions: no difference is given.
+    """
+    if quantity.key[0] != "endpoints":
+        return [True] * len(results)
+    kinds = [
+        {endpoint.id: endpoint.compares_arms for endpoint in result.plan.endpoints}.get(
+            quantity.key[1]
+        )
+        for result in results
+    ]
+    return [kind == kinds[0] for kind in kinds]
+
+
 def _compare(
-    run: PairedRun, quantity: Quantity, values: Sequence[dict[str, Any] | None]
+    run: PairedRun,
+    quantity: Quantity,
+    values: Sequence[dict[str, Any] | None],
+    paired: Sequence[bool],
 ) -> dict[str, Any]:
     """Values of each scenario and paired differences from the first."""
     reference = values[0]
     differences: list[dict[str, Any] | None] = [None]
     for scenario, value in enumerate(values[1:], start=1):
-        if value is None or reference is None:
+        if value is None or reference is None or not paired[scenario]:
             differences.append(None)
             continue
         differences.append(

@@ -47,15 +47,22 @@ LEGEND_HEADROOM = 1.45  # y-axis stretch that keeps the legend clear of the data
 MARGINS_INCHES = {"left": 0.75, "right": 0.2, "bottom": 0.6, "top": 0.4}
 
 
-def _new_figure(width: float, height: float) -> Figure:
+def _new_figure(width: float, height: float, shown: bool = False) -> Figure:
     """A figure with room for one axes, with fixed margins in inches.
 
     Fixed margins instead of a layout engine: drawing is about three times
-    faster, and every figure of a run has the same plot area.
+    faster, and every figure of a run has the same plot area. A ``shown``
+    figure is made by pyplot, so that Jupyter and ``plt.show()`` display it;
+    the others are drawn straight to files.
     """
-    from matplotlib.figure import Figure
+    if shown:
+        import matplotlib.pyplot as plt
 
-    figure = Figure(figsize=(width, height))
+        figure = plt.figure(figsize=(width, height))
+    else:
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(width, height))
     figure.subplots_adjust(
         left=MARGINS_INCHES["left"] / width,
         right=1 - MARGINS_INCHES["right"] / width,
@@ -66,8 +73,8 @@ def _new_figure(width: float, height: float) -> Figure:
 
 
 def new_axes(ax: Axes | None) -> Axes:
-    """``ax`` itself, or the axes of a new stand-alone figure."""
-    return ax if ax is not None else _new_figure(6.4, 4.0).add_subplot()
+    """``ax`` itself, or the axes of a new pyplot figure (shown by Jupyter and ``plt.show``)."""
+    return ax if ax is not None else _new_figure(6.4, 4.0, shown=True).add_subplot()
 
 
 def plot_duration(result: SimulationResult, ax: Axes | None = None) -> Axes:
