@@ -69,19 +69,32 @@ class CountTable:
             return self
         if self.counts.size == 0:
             return other
-        start = other.offset - self.offset
-        stop = start + other.counts.shape
-        if np.all(start >= 0) and np.all(stop <= self.counts.shape):
+        # Plain ints: this runs once per column and chunk, where NumPy calls on
+        # two-element arrays would cost more than the addition itself.
+        box: list[slice] = []
+        for mine, theirs, size, extent in zip(
+            self.offset.tolist(),
+            other.offset.tolist(),
+            other.counts.shape,
+            self.counts.shape,
+            strict=True,
+        ):
+            first = theirs - mine
+            if first < 0 or first + size > extent:
+                break
+            box.append(slice(first, first + size))
+        else:
             counts = self.counts.copy()
-            counts[tuple(slice(a, b) for a, b in zip(start, stop, strict=True))] += other.counts
+            counts[tuple(box)] += other.counts
             return CountTable(self.offset, counts)
         low = np.minimum(self.offset, other.offset)
         high = np.maximum(self.offset + self.counts.shape, other.offset + other.counts.shape)
         counts = np.zeros(tuple(high - low), dtype=np.int64)
         for table in (self, other):
-            start = table.offset - low
-            box = tuple(slice(s, s + n) for s, n in zip(start, table.counts.shape, strict=True))
-            counts[box] += table.counts
+            corner = table.offset - low
+            counts[
+                tuple(slice(s, s + n) for s, n in zip(corner, table.counts.shape, strict=True))
+            ] += table.counts
         return CountTable(low, counts)
 
     def items(self) -> tuple[np.ndarray, np.ndarray]:
