@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "load_scenario": "trialsim.scenario",
+    "apply_overrides": "trialsim.variation",
     "ScenarioError": "trialsim.problems",
     "run_trials": "trialsim.runner",
     "summarise": "trialsim.summary",
