@@ -100,28 +100,15 @@ def _type_text(field: FieldInfo) -> str:
     text = _describe(field.annotation)
     if text == "text" and any(getattr(item, "pattern", None) for item in field.metadata):
         text = "identifier (a letter, then letters, digits, `_`, `.`, `-`)"
-    bounds = [
-        f"{sign} {getattr(item, type(item).__name__.lower())}"
-        for item in field.metadata
-        for kind, sign in BOUNDS
-        if isinstance(item, kind)
-    ]
-    return text + (f" ({', '.join(bounds)})" if bounds else "")
+    return text + _bounds(field.metadata)
 
 
 def _describe(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         inner, *extras = typing.get_args(annotation)
-        bounds = [
-            f"{sign} {getattr(item, type(item).__name__.lower())}"
-            for extra in extras
-            for item in getattr(extra, "metadata", [])
-            for kind, sign in BOUNDS
-            if isinstance(item, kind)
-        ]
-        text = _describe(inner)
-        return text + (f" ({', '.join(bounds)})" if bounds else "")
+        items = [item for extra in extras for item in getattr(extra, "metadata", [])]
+        return _describe(inner) + _bounds(items)
     if origin in (typing.Union, types.UnionType):
         parts = [_describe(arg) for arg in typing.get_args(annotation) if arg is not type(None)]
         return " or ".join(dict.fromkeys(parts))
@@ -136,3 +123,14 @@ def _describe(annotation: Any) -> str:
     return {int: "integer", float: "number", str: "text", bool: "true/false"}.get(
         annotation, str(annotation)
     )
+
+
+def _bounds(metadata: list[Any]) -> str:
+    """`` (≥ 0, ≤ 1)`` for the numeric bounds among pydantic field metadata, else ``""``."""
+    bounds = [
+        f"{sign} {getattr(item, type(item).__name__.lower())}"
+        for item in metadata
+        for kind, sign in BOUNDS
+        if isinstance(item, kind)
+    ]
+    return f" ({', '.join(bounds)})" if bounds else ""
