@@ -1,8 +1,8 @@
 """Shared fixtures: scenario files on disk, and an exact oracle independent of trialsim.
 
 The oracle (:class:`Oracle`) works from the scenario *dictionary* as a user writes
-it (SPEC §3-4) and from scipy only. It shares no code with ``trialsim.exact`` or
-``trialsim.binomial``, so the statistical tests compare the package against an
+it (SPEC §3-4) and from scipy only. It shares no code with ``trialsim.exact.pathway`` or
+``trialsim.rules.binomial``, so the statistical tests compare the package against an
 independent calculation, and ``tests/test_exact.py`` checks the oracle itself
 against brute-force enumeration of every patient outcome.
 """
@@ -129,7 +129,7 @@ def write_scenario(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def load_dict(write_scenario: Callable[..., Path]) -> Callable[..., Any]:
     """Write a scenario dictionary to a file and load it with ``load_scenario``."""
-    from trialsim.scenario import load_scenario
+    from trialsim.scenario.load import load_scenario
 
     def load(scenario: dict[str, Any], name: str = "scenario.yaml") -> Any:
         return load_scenario(write_scenario(scenario, name))
@@ -311,9 +311,9 @@ _RECORDS: dict[tuple[str, int, int], np.ndarray] = {}
 def simulated_records(result: Any, world: int | None = None) -> np.ndarray:
     """The per-replicate records behind a run's tallies, simulated again (all, or one world).
 
-    Rows alternate alternative / null world, as from ``trialsim.runner.simulate_chunk``.
+    Rows alternate alternative / null world, as from ``trialsim.run.runner.simulate_chunk``.
     """
-    from trialsim.runner import simulate_chunk
+    from trialsim.run.runner import simulate_chunk
 
     key = (result.scenario.sha256, result.replicates, result.seed)
     if key not in _RECORDS:

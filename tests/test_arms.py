@@ -18,14 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from trialsim.draws import draw_patients, null_response_rate
-from trialsim.exact import exact_operating_characteristics
-from trialsim.fisher import critical_responders, fisher_rejection_probability, fisher_rejects
-from trialsim.model import simulate_worlds
-from trialsim.plan import compile_plan
-from trialsim.problems import ScenarioError
-from trialsim.runner import run_trials
-from trialsim.summary import summarise
+from trialsim.exact.pathway import exact_operating_characteristics
+from trialsim.model.draws import draw_patients, null_response_rate
+from trialsim.model.plan import compile_plan
+from trialsim.model.simulation import simulate_worlds
+from trialsim.planning.summary import summarise
+from trialsim.rules.fisher import critical_responders, fisher_rejection_probability, fisher_rejects
+from trialsim.run.runner import run_trials
+from trialsim.scenario.problems import ScenarioError
 
 REPLICATES = 4000
 

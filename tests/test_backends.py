@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from trialsim import backends
-from trialsim.backends import BackendError, run_tasks
-from trialsim.cli import app
-from trialsim.plan import compile_plan
-from trialsim.runner import run_trials, simulate_chunk
-from trialsim.scenario import load_scenario
-from trialsim.summary import summarise
+from trialsim.run import backends
+from trialsim.cli.app import app
+from trialsim.model.plan import compile_plan
+from trialsim.planning.summary import summarise
+from trialsim.run.backends import BackendError, run_tasks
+from trialsim.run.runner import run_trials, simulate_chunk
+from trialsim.scenario.load import load_scenario
 
 distributed = pytest.importorskip("distributed")
 
@@ -256,7 +256,7 @@ def test_cli_reads_the_scheduler_from_the_environment(tmp_path: Path) -> None:
 
 
 def test_results_come_back_in_task_order_as_soon_as_they_can() -> None:
-    from trialsim.backends import in_task_order
+    from trialsim.run.backends import in_task_order
 
     seen: list[int] = []
 

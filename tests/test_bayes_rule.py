@@ -11,17 +11,17 @@ import pytest
 import yaml
 from scipy import stats
 
-from trialsim.bayes import (
+from trialsim.exact.designs import sequential_characteristics
+from trialsim.planning.summary import summarise
+from trialsim.rules.bayes import (
     final_success_minimum,
     futility_boundaries,
     posterior_above,
     predictive_success,
 )
-from trialsim.designs import sequential_characteristics
-from trialsim.problems import ScenarioError
-from trialsim.runner import run_trials
-from trialsim.scenario import load_scenario
-from trialsim.summary import summarise
+from trialsim.run.runner import run_trials
+from trialsim.scenario.load import load_scenario
+from trialsim.scenario.problems import ScenarioError
 
 REPLICATES = 3000
 
@@ -86,14 +86,30 @@ def test_sequential_characteristics_match_enumeration(p):
 
 
 def bayes_scenario(looks, futility="predictive", during="pause"):
-    rule = {"test": "bayes", "p0": 0.10, "prior": [1, 1], "success": 0.95, "n": 29,
-            "looks": looks, "futility": futility, "futility_below": 0.10,
-            "during_interim": during}
+    rule = {
+        "test": "bayes",
+        "p0": 0.10,
+        "prior": [1, 1],
+        "success": 0.95,
+        "n": 29,
+        "looks": looks,
+        "futility": futility,
+        "futility_below": 0.10,
+        "during_interim": during,
+    }
     return {
         "name": "bayes",
         "enrollment": {"patients": 400, "accrual": {"rate_per_month": 4.0}},
-        "stages": [{"id": "first", "weeks": 16, "response": 0.30, "null_response": 0.10,
-                    "dropout": 0.2, "not_evaluable": 0.1}],
+        "stages": [
+            {
+                "id": "first",
+                "weeks": 16,
+                "response": 0.30,
+                "null_response": 0.10,
+                "dropout": 0.2,
+                "not_evaluable": 0.1,
+            }
+        ],
         "endpoints": [{"id": "bayes", "stage": "first", "rule": rule}],
     }
 
@@ -119,8 +135,9 @@ def test_paused_bayesian_stage_agrees_with_exact_values(tmp_path, looks, futilit
         se = math.sqrt(exact.rejection * (1 - exact.rejection) / REPLICATES)
         assert abs(rejection - exact.rejection) <= 4 * se, (world, rejection, exact.rejection)
         early = got[f"early_stop{world}"]
-        se = math.sqrt(max(exact.early_termination * (1 - exact.early_termination), 1e-12)
-                       / REPLICATES)
+        se = math.sqrt(
+            max(exact.early_termination * (1 - exact.early_termination), 1e-12) / REPLICATES
+        )
         assert abs(early - exact.early_termination) <= 4 * se + 1e-12, (world, early)
     assert got["early_stop_null"] > got["early_stop"] or boundaries[-1][1] < 0
 

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from trialsim import __version__
-from trialsim.cli import app, design_simon, design_single, run, schema, validate
+from trialsim.cli.app import app, design_simon, design_single, run, schema, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "vk2_d3_2005.yaml"
@@ -204,7 +204,7 @@ def test_console_script_exit_code_and_no_traceback(tmp_path: Path) -> None:
 
 def test_help_does_not_import_heavy_modules() -> None:
     code = (
-        "import sys; from trialsim.cli import app\n"
+        "import sys; from trialsim.cli.app import app\n"
         "heavy = [m for m in ('numpy', 'scipy.stats', 'matplotlib', 'pydantic', 'simpy')"
         " if m in sys.modules]\n"
         "print(','.join(heavy))"
@@ -216,8 +216,9 @@ def test_help_does_not_import_heavy_modules() -> None:
 
 
 def test_design_simon_json_and_bad_rates() -> None:
-    result = runner.invoke(app, ["design", "simon", "--p0", "0.1", "--p1", "0.3", "--nmax", "35",
-                                 "--json"])
+    result = runner.invoke(
+        app, ["design", "simon", "--p0", "0.1", "--p1", "0.3", "--nmax", "35", "--json"]
+    )
     assert result.exit_code == 0
     document = json.loads(result.stdout)
     optimal = document["optimal"]

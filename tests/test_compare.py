@@ -17,16 +17,16 @@ import pytest
 from test_cli import documented_examples, workdir  # noqa: F401 - workdir: a fixture
 from typer.testing import CliRunner
 
-from trialsim.cli import app
-from trialsim.cli_compare import compare, default_output_folder
-from trialsim.compare import compare_results
-from trialsim.compare_plots import comparison_figures, plot_differences, plot_rates
-from trialsim.compare_report import comparison_rows, render_comparison_report
-from trialsim.paired import PairedRun, run_paired
-from trialsim.records import ALTERNATIVE, RecordLayout
-from trialsim.runner import CHUNK_REPLICATES, run_trials
-from trialsim.scenario import load_scenario
-from trialsim.summary import summarise
+from trialsim.cli.app import app
+from trialsim.cli.compare import compare, default_output_folder
+from trialsim.planning.compare import compare_results
+from trialsim.planning.paired import PairedRun, run_paired
+from trialsim.planning.summary import summarise
+from trialsim.report.compare_html import comparison_rows, render_comparison_report
+from trialsim.report.compare_plots import comparison_figures, plot_differences, plot_rates
+from trialsim.run.records import ALTERNATIVE, RecordLayout
+from trialsim.run.runner import CHUNK_REPLICATES, run_trials
+from trialsim.scenario.load import load_scenario
 
 from conftest import SHIPPED_2005
 
@@ -205,7 +205,7 @@ def test_figures_draw_on_the_given_axes(itself: PairedRun) -> None:
     from matplotlib.figure import Figure
     from matplotlib.patches import StepPatch
 
-    from trialsim.compare_plots import plot_distributions
+    from trialsim.report.compare_plots import plot_distributions
 
     comparison = compare_results(itself)
     axes = Figure().subplots(1, 3)
@@ -343,7 +343,7 @@ def test_interrupt_exits_130_and_writes_nothing(
     def interrupted(*args: Any, **kwargs: Any) -> PairedRun:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("trialsim.paired.run_paired", interrupted)
+    monkeypatch.setattr("trialsim.planning.paired.run_paired", interrupted)
     out = tmp_path / "out"
     result = compare_cli(out)
     assert result.exit_code == 130
@@ -353,7 +353,8 @@ def test_interrupt_exits_130_and_writes_nothing(
 
 def test_modules_do_not_import_matplotlib_or_scipy_stats() -> None:
     code = (
-        "import sys, trialsim.cli, trialsim.compare_plots, trialsim.compare_report\n"
+        "import sys, trialsim.cli.app, trialsim.report.compare_plots\n"
+        "import trialsim.report.compare_html\n"
         "print(','.join(m for m in ('matplotlib', 'scipy.stats') if m in sys.modules))"
     )
     completed = subprocess.run(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from trialsim.designs import find_simon_designs, simon_characteristics, single_stage_design
+from trialsim.exact.designs import find_simon_designs, simon_characteristics, single_stage_design
 
 # Simon R. Optimal two-stage designs for phase II clinical trials. Controlled Clinical
 # Trials 1989;10:1-10, Table 1 (alpha = 0.05, power = 0.80):
@@ -69,7 +69,7 @@ def test_simon_search_matches_exhaustive_search():
     def characteristics(r1, n1, r, n, p):
         first, second = pmf[p][n1], pmf[p][n - n1]
         pet = first[: r1 + 1].sum()
-        reject = sum(first[x1] * second[max(r - x1 + 1, 0):].sum() for x1 in range(r1 + 1, n1 + 1))
+        reject = sum(first[x1] * second[max(r - x1 + 1, 0) :].sum() for x1 in range(r1 + 1, n1 + 1))
         return reject, n1 + (1 - pet) * (n - n1)
 
     feasible = []
@@ -97,7 +97,7 @@ def test_admissible_designs_minimise_the_weighted_risk():
     for (_, low, _), (_, _, high) in zip(admissible, admissible[1:], strict=False):
         assert low == pytest.approx(high)
     # every feasible best-per-n design has risk >= the admissible one inside its interval
-    from trialsim.designs import _best_design_for_n
+    from trialsim.exact.designs import _best_design_for_n
 
     per_n = [d for n in range(20, 51) if (d := _best_design_for_n(n, 0.10, 0.30, 0.05, 0.80))]
     for design, low, high in admissible:
@@ -135,7 +135,7 @@ def test_single_stage_power_is_saw_toothed():
     search = single_stage_design(0.10, 0.30, 0.05, 0.80, 200)
     assert search.conservative.n > search.minimal.n
     n = np.arange(search.minimal.n, search.conservative.n)
-    from trialsim.binomial import critical_values, upper_tail
+    from trialsim.rules.binomial import critical_values, upper_tail
 
     power = upper_tail(critical_values(200, 0.10, 0.05)[n], n, 0.30)
     assert (power < 0.80).any()

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from trialsim.reference import scenario_reference
-from trialsim.schema import Scenario
+from trialsim.scenario.reference import scenario_reference
+from trialsim.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "scenario-reference.md"

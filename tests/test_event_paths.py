@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trialsim.draws import draw_chunk, draw_patients, null_response_rate
-from trialsim.model import TrialOutcome, simulate_chunk_worlds, simulate_worlds
-from trialsim.plan import compile_plan
-from trialsim.runner import trace_replicate
-from trialsim.scenario import load_scenario
+from trialsim.model.draws import draw_chunk, draw_patients, null_response_rate
+from trialsim.model.plan import compile_plan
+from trialsim.model.simulation import TrialOutcome, simulate_chunk_worlds, simulate_worlds
+from trialsim.run.runner import trace_replicate
+from trialsim.scenario.load import load_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
 FIELDS = ("entry_week", "exit_week", "responded", "off_week", "turned_away")
@@ -46,9 +46,7 @@ def test_chunk_computation_equals_event_by_event(path: Path) -> None:
     for index in range(40):
         draws = chunk.replicate(index)
         n = len(draws.registration_week)
-        plain = simulate_worlds(
-            plan, draws, (draws.response_rate, null[index]), observe_all=True
-        )
+        plain = simulate_worlds(plan, draws, (draws.response_rate, null[index]), observe_all=True)
         for batch, outcome in zip(batches, plain, strict=True):
             np.testing.assert_array_equal(batch.entry_week[index, :, :n], outcome.entry_week)
             np.testing.assert_array_equal(batch.exit_week[index, :, :n], outcome.exit_week)

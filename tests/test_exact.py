@@ -1,4 +1,4 @@
-"""``trialsim.binomial`` and ``trialsim.exact`` against independent calculations:
+"""``trialsim.rules.binomial`` and ``trialsim.exact.pathway`` against independent calculations:
 scipy's distributions, and brute-force enumeration of every joint patient outcome.
 
 The brute force builds each patient's three possible results for an endpoint
@@ -18,18 +18,23 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from trialsim.binomial import binomial_pmf, clopper_pearson_covers, critical_values, upper_tail
-from trialsim.draws import null_response_rate
-from trialsim.exact import (
+from trialsim.exact.pathway import (
     completion_probability,
     exact_operating_characteristics,
     rates_are_drawn,
     registrations_distribution,
 )
-from trialsim.plan import compile_plan
-from trialsim.problems import ScenarioError
-from trialsim.runner import run_trials
-from trialsim.summary import summarise
+from trialsim.model.draws import null_response_rate
+from trialsim.model.plan import compile_plan
+from trialsim.planning.summary import summarise
+from trialsim.rules.binomial import (
+    binomial_pmf,
+    clopper_pearson_covers,
+    critical_values,
+    upper_tail,
+)
+from trialsim.run.runner import run_trials
+from trialsim.scenario.problems import ScenarioError
 
 from conftest import Oracle, critical_value
 
@@ -361,7 +366,7 @@ def test_registrations_fixed_without_max_months(load_dict):
 
 def test_shipped_2005_scenario_matches_oracle(load_dict):
     """43 patients (too many for brute force): the oracle, itself checked against the
-    brute force above, against trialsim.exact on the shipped scenario."""
+    brute force above, against trialsim.exact.pathway on the shipped scenario."""
     import yaml
 
     from conftest import SHIPPED_2005

@@ -12,14 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trialsim.draws import draw_patients, null_response_rate
-from trialsim.model import simulate_trial
-from trialsim.plan import NO_STAGE, compile_plan
-from trialsim.records import ALTERNATIVE, NULL, RecordLayout, RecordMaker
-from trialsim.runner import CHUNK_REPLICATES, run_trials, simulate_chunk
-from trialsim.scenario import load_scenario, validate_data
-from trialsim.tally import tally_npz
-from trialsim.yaml_source import YamlDocument
+from trialsim.model.draws import draw_patients, null_response_rate
+from trialsim.model.plan import NO_STAGE, compile_plan
+from trialsim.model.simulation import simulate_trial
+from trialsim.run.records import ALTERNATIVE, NULL, RecordLayout, RecordMaker
+from trialsim.run.runner import CHUNK_REPLICATES, run_trials, simulate_chunk
+from trialsim.run.tally import tally_npz
+from trialsim.scenario.load import load_scenario, validate_data
+from trialsim.scenario.yaml_source import YamlDocument
 
 from conftest import SHIPPED_2005
 
@@ -346,9 +346,7 @@ def test_worlds_share_registrations(shipped):
         "endpoint.vk2_response.denominator",
     ]
     for name in columns:
-        assert np.array_equal(
-            layout.column(alternative, name), layout.column(null, name)
-        ), name
+        assert np.array_equal(layout.column(alternative, name), layout.column(null, name)), name
     responders = "stage.vk2.responders"
     assert not np.array_equal(
         layout.column(alternative, responders), layout.column(null, responders)

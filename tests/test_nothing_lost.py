@@ -70,8 +70,8 @@ def test_full_disk_mid_run_is_one_line_and_keeps_earlier_results(
 ) -> None:
     from typer.testing import CliRunner
 
-    from trialsim.cli import app
-    from trialsim.outputs import ReplicatesCsv
+    from trialsim.cli.app import app
+    from trialsim.run.outputs import ReplicatesCsv
 
     def disk_full(self: ReplicatesCsv, rows: str) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")

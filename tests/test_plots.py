@@ -10,8 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 from scipy import stats
 
-from trialsim.binomial import critical_values
-from trialsim.plots import (
+from trialsim.report.plots import (
     all_figures,
     figure_png,
     plot_duration,
@@ -19,10 +18,11 @@ from trialsim.plots import (
     plot_enrollment,
     registration_count_quantiles,
 )
-from trialsim.records import ALTERNATIVE
-from trialsim.runner import SimulationResult, run_trials
-from trialsim.scenario import load_scenario
-from trialsim.tally import CountTable, Histogram, registration_positions
+from trialsim.rules.binomial import critical_values
+from trialsim.run.records import ALTERNATIVE
+from trialsim.run.runner import SimulationResult, run_trials
+from trialsim.run.tally import CountTable, Histogram, registration_positions
+from trialsim.scenario.load import load_scenario
 
 from conftest import simulated_records
 
@@ -143,7 +143,7 @@ def test_plot_endpoint_boundary_is_the_exact_critical_value(result, index):
     np.testing.assert_array_equal(
         critical, critical_values(result.plan.patients, endpoint.p0, endpoint.alpha)
     )
-    # Independently of trialsim.binomial: the smallest x with P(X >= x | n, p0) <= alpha.
+    # Independently of trialsim.rules.binomial: the smallest x with P(X >= x | n, p0) <= alpha.
     for n, x in zip(denominators, critical, strict=True):
         tail = stats.binom.sf(np.arange(n + 2) - 1, n, endpoint.p0)
         assert x == int(np.argmax(tail <= endpoint.alpha + 1e-12)), f"n = {n}"
@@ -183,7 +183,7 @@ def test_all_figures_are_png(result):
 
 def test_importing_plots_does_not_import_matplotlib():
     code = (
-        "import sys, trialsim.plots\n"
+        "import sys, trialsim.report.plots\n"
         "loaded = [m for m in sys.modules if m == 'matplotlib' or m.startswith('matplotlib.')]\n"
         "assert not loaded, loaded\n"
     )
@@ -193,7 +193,7 @@ def test_importing_plots_does_not_import_matplotlib():
 
 @pytest.mark.parametrize("workers", [0, 1, 2])
 def test_background_figures_equal_figures_drawn_here(result, workers):
-    from trialsim.plots import BackgroundFigures
+    from trialsim.report.plots import BackgroundFigures
 
     with BackgroundFigures(workers) as figures:
         figures.draw(result)
@@ -224,6 +224,6 @@ def test_comparison_histograms_count_every_replicate_and_every_rejection(randomi
 
 
 def test_figure_warm_up_draws_without_error():
-    from trialsim.plots import _warm_up
+    from trialsim.report.plots import _warm_up
 
     _warm_up()  # runs unobserved in a background process, where an error would go unseen

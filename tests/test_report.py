@@ -9,11 +9,11 @@ import re
 
 import pytest
 
-from trialsim.plots import all_figures
-from trialsim.report import render_report
-from trialsim.runner import run_trials
-from trialsim.scenario import load_scenario
-from trialsim.summary import summarise
+from trialsim.planning.summary import summarise
+from trialsim.report.html import render_report
+from trialsim.report.plots import all_figures
+from trialsim.run.runner import run_trials
+from trialsim.scenario.load import load_scenario
 
 SCENARIO = "scenarios/vk2_d3_2005.yaml"
 DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
@@ -39,9 +39,13 @@ def test_starts_as_an_html_document(page):
 
 def test_run_details(run, page):
     summary, _ = run
-    for value in (summary["scenario"]["name"], summary["scenario"]["path"],
-                  summary["scenario"]["sha256"], str(summary["seed"]),
-                  str(summary["replicates"])):
+    for value in (
+        summary["scenario"]["name"],
+        summary["scenario"]["path"],
+        summary["scenario"]["sha256"],
+        str(summary["seed"]),
+        str(summary["replicates"]),
+    ):
         assert value in page
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from test_cli import SCENARIO, runner
 
-from trialsim.cli import app
-from trialsim.runner import CHUNK_REPLICATES
+from trialsim.cli.app import app
+from trialsim.run.runner import CHUNK_REPLICATES
 
 
 def run(out: Path, replicates: int, *extra: str) -> Any:

@@ -14,18 +14,18 @@ import pytest
 from scipy import stats
 from test_cli import documented_examples, runner, workdir  # noqa: F401 - workdir is a fixture
 
-from trialsim.cli import app
-from trialsim.cli_samplesize import samplesize
-from trialsim.designs import single_stage_design
-from trialsim.samplesize import (
+from trialsim.cli.app import app
+from trialsim.cli.samplesize import samplesize
+from trialsim.exact.designs import single_stage_design
+from trialsim.planning.samplesize import (
     MAX_SEARCH_VALUES,
     SampleSizeSearch,
     find_sample_size,
     minimal_and_conservative,
     monte_carlo_interval,
 )
-from trialsim.scenario import LoadedScenario
-from trialsim.variation import Setting, scenario_grid
+from trialsim.scenario.load import LoadedScenario
+from trialsim.scenario.variation import Setting, scenario_grid
 
 from conftest import SHIPPED_2005, critical_value
 

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import yaml
 
-from trialsim.designs import simon_characteristics
-from trialsim.draws import draw_patients, null_response_rate
-from trialsim.model import simulate_worlds
-from trialsim.plan import compile_plan
-from trialsim.problems import ScenarioError
-from trialsim.runner import run_trials
-from trialsim.scenario import load_scenario
-from trialsim.summary import summarise
+from trialsim.exact.designs import simon_characteristics
+from trialsim.model.draws import draw_patients, null_response_rate
+from trialsim.model.plan import compile_plan
+from trialsim.model.simulation import simulate_worlds
+from trialsim.planning.summary import summarise
+from trialsim.run.runner import run_trials
+from trialsim.scenario.load import load_scenario
+from trialsim.scenario.problems import ScenarioError
 
 from conftest import simulated_records
 
@@ -25,11 +25,17 @@ REPLICATES = 3000
 
 def simon_scenario(design, p0, p1, during="pause", patients=400, stage=0):
     r1, n1, r, n = design
-    rule = {"test": "simon", "p0": p0, "r1": r1, "n1": n1, "r": r, "n": n,
-            "during_interim": during}
+    rule = {"test": "simon", "p0": p0, "r1": r1, "n1": n1, "r": r, "n": n, "during_interim": during}
     stages = [
-        {"id": "first", "weeks": 16, "response": p1, "null_response": p0, "dropout": 0.2,
-         "not_evaluable": 0.1, "next_on_failure": "second"},
+        {
+            "id": "first",
+            "weeks": 16,
+            "response": p1,
+            "null_response": p0,
+            "dropout": 0.2,
+            "not_evaluable": 0.1,
+            "next_on_failure": "second",
+        },
         {"id": "second", "weeks": 12, "response": p1, "null_response": p0, "dropout": 0.1},
     ]
     if stage == 0:
@@ -66,13 +72,20 @@ def test_paused_first_stage_agrees_with_simon_exact_values(tmp_path, design, p0,
         rejection = summary["power" if not world else "type1_error"]
         exact_value = summary["power_exact" if not world else "type1_error_exact"]
         assert exact_value == pytest.approx(exact.rejection)
-        within(rejection, exact.rejection,
-               math.sqrt(exact.rejection * (1 - exact.rejection) / REPLICATES), f"reject{world}")
+        within(
+            rejection,
+            exact.rejection,
+            math.sqrt(exact.rejection * (1 - exact.rejection) / REPLICATES),
+            f"reject{world}",
+        )
         early = summary[f"early_stop{world}"]
         assert summary[f"early_stop{world}_exact"] == pytest.approx(exact.early_termination)
-        within(early, exact.early_termination,
-               math.sqrt(exact.early_termination * (1 - exact.early_termination) / REPLICATES),
-               f"early stop{world}")
+        within(
+            early,
+            exact.early_termination,
+            math.sqrt(exact.early_termination * (1 - exact.early_termination) / REPLICATES),
+            f"early stop{world}",
+        )
     exact = simon_characteristics(*design, p1)
     within(summary["evaluable_mean"], exact.expected_n, summary["evaluable_mean_se"], "EN")
     assert summary["evaluable_mean_exact"] == pytest.approx(exact.expected_n)

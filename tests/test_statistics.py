@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 import yaml
 
-from trialsim.records import ALTERNATIVE
-from trialsim.runner import run_trials
-from trialsim.scenario import load_scenario
-from trialsim.summary import summarise
+from trialsim.planning.summary import summarise
+from trialsim.run.records import ALTERNATIVE
+from trialsim.run.runner import run_trials
+from trialsim.scenario.load import load_scenario
 
 from conftest import SHIPPED_2005, Oracle, dump_scenario, simulated_records
 

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from test_cli import documented_examples, runner, workdir  # noqa: F401 - workdir is a fixture
 
-from trialsim.cli import app
-from trialsim.cli_sweep import sweep
-from trialsim.curves import plot_operating_curve
-from trialsim.scenario import LoadedScenario, load_scenario
-from trialsim.sweep import Sweep, run_sweep, sweep_files
-from trialsim.variation import parse_setting, scenario_grid
+from trialsim.cli.app import app
+from trialsim.cli.sweep import sweep
+from trialsim.planning.sweep import Sweep, run_sweep, sweep_files
+from trialsim.report.curves import plot_operating_curve
+from trialsim.scenario.load import LoadedScenario, load_scenario
+from trialsim.scenario.variation import parse_setting, scenario_grid
 
 from conftest import SHIPPED_2005
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import yaml
 
-from trialsim.runner import run_trials
-from trialsim.summary import summarise
-from trialsim.tally import (
+from trialsim.planning.summary import summarise
+from trialsim.run.runner import run_trials
+from trialsim.run.tally import (
     MAX_BINS,
     REGISTRATION_MAX_BINS,
     CountTable,
@@ -77,8 +77,6 @@ def test_coarsening_keeps_other_axes_and_totals() -> None:
 
 
 def test_a_trial_registering_for_millennia_keeps_small_tallies(load_dict) -> None:  # type: ignore[no-untyped-def]
-
-
 
     scenario = yaml.safe_load(SHIPPED_2005.read_text())
     scenario["enrollment"] |= {"patients": 300, "accrual": {"rate_per_month": 0.001}}

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from trialsim.problems import Problem, ScenarioError
-from trialsim.scenario import load_scenario
+from trialsim.scenario.load import load_scenario
+from trialsim.scenario.problems import Problem, ScenarioError
 
 from conftest import MINIMAL_YAML, SCENARIOS
 
@@ -600,7 +600,7 @@ def test_missing_null_response_without_endpoint_p0(write_text):
 
 
 def test_null_response_defaults_to_endpoint_p0(write_text):
-    from trialsim.plan import compile_plan
+    from trialsim.model.plan import compile_plan
 
     text = edited("    null_response: 0.1\n    dropout", "    dropout")
     text = edited("p0: 0.1,", "p0: 0.07,", text)

@@ -1,4 +1,4 @@
-"""Dotted-key overrides of a scenario, value ranges, and grids (trialsim.variation)."""
+"""Dotted-key overrides of a scenario, value ranges, and grids (trialsim.scenario.variation)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from trialsim.problems import Problem, ScenarioError
-from trialsim.scenario import LoadedScenario
-from trialsim.variation import (
+from trialsim.scenario.load import LoadedScenario
+from trialsim.scenario.problems import Problem, ScenarioError
+from trialsim.scenario.variation import (
     MAX_GRID_POINTS,
     Setting,
     apply_overrides,

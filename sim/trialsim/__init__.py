@@ -20,18 +20,18 @@ from typing import Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "load_scenario": "trialsim.scenario",
-    "apply_overrides": "trialsim.variation",
-    "ScenarioError": "trialsim.problems",
-    "run_trials": "trialsim.runner",
-    "summarise": "trialsim.summary",
-    "exact_operating_characteristics": "trialsim.exact",
-    "find_design": "trialsim.designs",
-    "plot_duration": "trialsim.plots",
-    "plot_enrollment": "trialsim.plots",
-    "plot_endpoint": "trialsim.plots",
-    "plot_comparison": "trialsim.plots",
-    "plot_operating_curve": "trialsim.curves",
+    "load_scenario": "trialsim.scenario.load",
+    "apply_overrides": "trialsim.scenario.variation",
+    "ScenarioError": "trialsim.scenario.problems",
+    "run_trials": "trialsim.run.runner",
+    "summarise": "trialsim.planning.summary",
+    "exact_operating_characteristics": "trialsim.exact.pathway",
+    "find_design": "trialsim.exact.designs",
+    "plot_duration": "trialsim.report.plots",
+    "plot_enrollment": "trialsim.report.plots",
+    "plot_endpoint": "trialsim.report.plots",
+    "plot_comparison": "trialsim.report.plots",
+    "plot_operating_curve": "trialsim.report.curves",
 }
 
 __all__ = ["__version__", *_PUBLIC]

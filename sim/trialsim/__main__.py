@@ -1,5 +1,5 @@
 """``python -m trialsim``."""
 
-from trialsim.console import main
+from trialsim.cli.console import main
 
 main()

@@ -24,7 +24,7 @@ VOLATILE = ("elapsed_seconds", "jobs", "trialsim_version")
 def golden_summary(path: Path) -> dict[str, Any]:
     """The summary of ``path`` at the golden seed and size, without run-dependent keys."""
     from trialsim import load_scenario, run_trials, summarise
-    from trialsim.outputs import summary_json
+    from trialsim.run.outputs import summary_json
 
     summary = summarise(run_trials(load_scenario(path), replicates=REPLICATES, seed=SEED, jobs=1))
     for key in VOLATILE:

@@ -1,0 +1,36 @@
+"""The ``trialsim`` console script: signals are taken care of before anything heavy loads.
+
+Ctrl-C (SIGINT) and SIGTERM end the program with one line on stderr and exit
+code 130 or 143, at any moment, start-up included; output folders are written
+whole or not at all, so earlier results are never lost.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from trialsim.cli.exits import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    Terminated,
+    terminate_cleanly_on_sigterm,
+)
+
+
+def main() -> None:
+    """Entry point of the ``trialsim`` console script: no traceback reaches the user."""
+    terminate_cleanly_on_sigterm()
+    try:
+        from trialsim.cli.app import app
+
+        app()
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except Terminated:
+        print("terminated: nothing was written", file=sys.stderr)
+        sys.exit(EXIT_TERMINATED)
+    except Exception as err:  # noqa: BLE001 - the command line never shows a traceback
+        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        sys.exit(EXIT_FAILURE)

@@ -1,0 +1,1 @@
+"""Exact characteristics: the cascade of stages enumerated, and design searches."""

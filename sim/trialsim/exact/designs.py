@@ -1,0 +1,417 @@
+"""Exact phase II designs: Simon's two-stage designs and the exact one-stage design.
+
+Simon (1989): stage 1 treats ``n1`` patients and stops for futility if at most
+``r1`` respond; otherwise ``n - n1`` more are treated and H0 is rejected if more
+than ``r`` of all ``n`` respond. Among designs with type I error <= alpha at
+``p0`` and power >= target at ``p1``, the *optimal* design minimises the
+expected sample size under H0, ``EN(p0)``; the *minimax* design minimises ``n``
+(then ``EN(p0)``); the *admissible* designs (Jung, Lee, Kim and George 2004)
+minimise ``q n + (1 - q) EN(p0)`` for some weight ``q`` in [0, 1].
+
+Everything is exact binomial enumeration (:mod:`trialsim.rules.binomial`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from trialsim.rules.binomial import binomial_pmf, critical_values, upper_tail
+
+
+class DesignError(ValueError):
+    """A design search that cannot run or finds nothing; ``rule`` names why."""
+
+    def __init__(self, message: str, rule: str):
+        super().__init__(message)
+        self.rule = rule
+
+
+@dataclass(frozen=True)
+class TwoStageCharacteristics:
+    """Exact operating characteristics of a Simon two-stage design at one rate.
+
+    Attributes
+    ----------
+    rejection : float
+        P(reject H0): power at p1, type I error at p0.
+    early_termination : float
+        P(stop after stage 1) = P(X1 <= r1).
+    expected_n : float
+        Expected number of patients, n1 + (1 - PET)(n - n1).
+    """
+
+    rejection: float
+    early_termination: float
+    expected_n: float
+
+
+def simon_characteristics(r1: int, n1: int, r: int, n: int, rate: float) -> TwoStageCharacteristics:
+    """Exact rejection probability, early termination and expected N of a two-stage design.
+
+    Parameters
+    ----------
+    r1, n1 : int
+        Stop after ``n1`` patients if at most ``r1`` respond.
+    r, n : int
+        Reject H0 if more than ``r`` of ``n`` respond.
+    rate : float
+        True response probability.
+
+    Examples
+    --------
+    >>> c = simon_characteristics(1, 10, 5, 29, 0.10)
+    >>> round(c.early_termination, 3), round(c.expected_n, 1)
+    (0.736, 15.0)
+    """
+    return sequential_characteristics(((n1, r1),), n, r + 1, rate)
+
+
+def sequential_characteristics(
+    looks: tuple[tuple[int, int], ...], n: int, final_min: int, rate: float
+) -> TwoStageCharacteristics:
+    """Exact characteristics of a single-arm design with futility looks.
+
+    Parameters
+    ----------
+    looks : tuple of (count, stop_at_most)
+        After ``count`` evaluable patients, stop if at most ``stop_at_most``
+        responded (-1: never stop there). Counts increase and are below ``n``.
+    n : int
+        Evaluable patients at the final analysis.
+    final_min : int
+        Reject H0 at the end if at least this many of ``n`` responded.
+    rate : float
+        True response probability.
+
+    Returns
+    -------
+    TwoStageCharacteristics
+        ``early_termination`` is the probability of stopping at any look.
+    """
+    # dist[x]: probability of x responders so far and not stopped
+    dist = np.ones(1)
+    seen = 0
+    stopped = expected_n = 0.0
+    for count, stop_at_most in (*looks, (n, -1)):
+        segment = binomial_pmf(np.arange(count - seen + 1), count - seen, rate)
+        dist = np.convolve(dist, segment)
+        seen = count
+        stop = float(dist[: stop_at_most + 1].sum())
+        stopped += stop
+        expected_n += stop * count
+        dist[: stop_at_most + 1] = 0.0
+    continuing = float(dist.sum())
+    rejection = float(dist[final_min:].sum())
+    return TwoStageCharacteristics(rejection, stopped, expected_n + continuing * n)
+
+
+@dataclass(frozen=True)
+class SimonDesign:
+    """A Simon two-stage design and its exact characteristics (rates are proportions)."""
+
+    r1: int
+    n1: int
+    r: int
+    n: int
+    expected_n_null: float
+    early_termination_null: float
+    alpha: float
+    power: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for JSON."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SimonSearch:
+    """Result of a Simon design search.
+
+    Attributes
+    ----------
+    minimax, optimal : SimonDesign
+    admissible : list of (SimonDesign, q_low, q_high)
+        Designs minimising ``q n + (1 - q) EN(p0)`` for q in [q_low, q_high],
+        from the minimax (q near 1) to the optimal (q near 0).
+    """
+
+    minimax: SimonDesign
+    optimal: SimonDesign
+    admissible: list[tuple[SimonDesign, float, float]]
+
+
+def _tails(n: int, rate: float) -> np.ndarray:
+    """P(X >= j) for X ~ Bin(n, rate), j = 0..n+1."""
+    pmf = binomial_pmf(np.arange(n + 1), n, rate)
+    tails = np.append(np.cumsum(pmf[::-1])[::-1], 0.0)
+    tails[0] = 1.0
+    return tails
+
+
+def _best_design_for_n(
+    n: int, p0: float, p1: float, alpha: float, power: float
+) -> SimonDesign | None:
+    """The feasible design with the smallest EN(p0) among those with total ``n``."""
+    best: SimonDesign | None = None
+    r = np.arange(n + 1)
+    for n1 in range(1, n):
+        n2 = n - n1
+        x1 = np.arange(n1 + 1)
+        # Index into P(X2 >= j): X1 + X2 > r needs X2 >= r - x1 + 1.
+        need = np.clip(r[None, :] - x1[:, None] + 1, 0, n2 + 1)
+        rejects, firsts = [], []
+        for rate in (p0, p1):
+            first = binomial_pmf(x1, n1, rate)
+            terms = first[:, None] * _tails(n2, rate)[need]
+            # reject[r1, r] = sum over x1 > r1 of first[x1] * P(X2 > r - x1)
+            from_top = np.cumsum(terms[::-1], axis=0)[::-1]
+            rejects.append(np.vstack([from_top[1:], np.zeros((1, n + 1))])[:n1])
+            firsts.append(first)
+        r1 = np.arange(n1)[:, None]
+        allowed = (r[None, :] >= r1) & (r[None, :] < n) & (rejects[0] <= alpha)
+        has_r = allowed.any(axis=1)
+        smallest_r = np.argmax(allowed, axis=1)
+        rows = np.arange(n1)
+        achieved = rejects[1][rows, smallest_r]
+        feasible = has_r & (achieved >= power)
+        if not feasible.any():
+            continue
+        pet = np.cumsum(firsts[0])[:n1]
+        expected = n1 + (1 - pet) * n2
+        expected = np.where(feasible, expected, np.inf)
+        k = int(np.argmin(expected))
+        if best is None or expected[k] < best.expected_n_null - 1e-12:
+            best = SimonDesign(
+                k,
+                n1,
+                int(smallest_r[k]),
+                n,
+                float(expected[k]),
+                float(pet[k]),
+                float(rejects[0][k, smallest_r[k]]),
+                float(achieved[k]),
+            )
+    return best
+
+
+def find_simon_designs(
+    p0: float, p1: float, alpha: float, power: float, n_max: int = 100
+) -> SimonSearch:
+    """Search all two-stage designs up to ``n_max`` patients.
+
+    Parameters
+    ----------
+    p0, p1 : float
+        Response rate under H0 and under the alternative (p0 < p1).
+    alpha : float
+        Largest type I error allowed.
+    power : float
+        Smallest power required at ``p1``.
+    n_max : int
+        Largest total sample size searched.
+
+    Returns
+    -------
+    SimonSearch
+
+    Raises
+    ------
+    DesignError
+        If the rates are out of order or no design up to ``n_max`` meets the constraints.
+
+    Examples
+    --------
+    >>> search = find_simon_designs(0.10, 0.30, 0.05, 0.80, n_max=40)
+    >>> d = search.optimal
+    >>> (d.r1, d.n1, d.r, d.n)
+    (1, 10, 5, 29)
+    """
+    _check_rates(p0, p1, alpha, power)
+    per_n = [
+        design
+        for n in range(2, n_max + 1)
+        if (design := _best_design_for_n(n, p0, p1, alpha, power)) is not None
+    ]
+    if not per_n:
+        raise DesignError(
+            f"no two-stage design with n <= {n_max} meets alpha and power", "no_design"
+        )
+    minimax = per_n[0]
+    optimal = min(per_n, key=lambda d: (d.expected_n_null, d.n))
+    return SimonSearch(minimax, optimal, _admissible(per_n))
+
+
+def _admissible(per_n: list[SimonDesign]) -> list[tuple[SimonDesign, float, float]]:
+    """Designs on the lower convex hull of (n, EN(p0)), with their weight ranges q."""
+    hull: list[SimonDesign] = []
+    for design in per_n:  # increasing n
+        while len(hull) >= 2 and _not_below(hull[-2], hull[-1], design):
+            hull.pop()
+        hull.append(design)
+    optimal_at = min(range(len(hull)), key=lambda i: (hull[i].expected_n_null, hull[i].n))
+    hull = hull[: optimal_at + 1]
+    # Risk q n + (1 - q) EN is minimised by hull[i] for q between the slopes of
+    # its two hull edges, expressed as q = s / (s - 1) with s = dEN/dn < 0.
+    bounds = [1.0]
+    for left, right in zip(hull, hull[1:], strict=False):
+        slope = (right.expected_n_null - left.expected_n_null) / (right.n - left.n)
+        bounds.append(-slope / (1 - slope))
+    bounds.append(0.0)
+    return [(design, bounds[i + 1], bounds[i]) for i, design in enumerate(hull)]
+
+
+def _not_below(a: SimonDesign, b: SimonDesign, c: SimonDesign) -> bool:
+    """Whether b lies on or above the segment from a to c in the (n, EN) plane."""
+    cross = (b.n - a.n) * (c.expected_n_null - a.expected_n_null) - (
+        b.expected_n_null - a.expected_n_null
+    ) * (c.n - a.n)
+    return cross <= 0
+
+
+@dataclass(frozen=True)
+class SingleStageDesign:
+    """Reject H0 if at least ``r`` of ``n`` respond."""
+
+    r: int
+    n: int
+    alpha: float
+    power: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for JSON."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SingleStageSearch:
+    """Minimal and conservative exact one-stage designs.
+
+    ``conservative`` is the smallest n from which the power stays at or above
+    target for every larger n up to the search limit (binomial power is
+    saw-toothed in n).
+    """
+
+    minimal: SingleStageDesign
+    conservative: SingleStageDesign
+
+
+def single_stage_design(
+    p0: float, p1: float, alpha: float, power: float, n_max: int = 500
+) -> SingleStageSearch:
+    """Exact one-stage designs: reject H0 if P(X >= r | n, p0) <= alpha.
+
+    Parameters
+    ----------
+    p0, p1 : float
+        Response rate under H0 and under the alternative (p0 < p1).
+    alpha : float
+        Largest type I error allowed.
+    power : float
+        Smallest power required at ``p1``.
+    n_max : int
+        Largest n searched.
+
+    Returns
+    -------
+    SingleStageSearch
+
+    Raises
+    ------
+    DesignError
+        If the rates are out of order or no n up to ``n_max`` reaches the power.
+
+    Examples
+    --------
+    >>> search = single_stage_design(0.10, 0.30, 0.05, 0.80)
+    >>> search.minimal.n, search.minimal.r
+    (25, 6)
+    """
+    _check_rates(p0, p1, alpha, power)
+    critical = critical_values(n_max, p0, alpha)
+    n = np.arange(n_max + 1)
+    size = upper_tail(critical, n, p0)
+    achieved = upper_tail(critical, n, p1)
+    meets = (achieved >= power) & (critical <= n)
+    if not meets.any():
+        raise DesignError(
+            f"no one-stage design with n <= {n_max} reaches power {power}", "no_design"
+        )
+    minimal = int(np.argmax(meets))
+    failing = np.flatnonzero(~meets)
+    conservative = int(failing[-1] + 1) if failing.size and failing[-1] < n_max else minimal
+    if failing.size and failing[-1] == n_max:
+        raise DesignError(
+            f"power falls below {power} again at n = {n_max}: raise n_max", "no_design"
+        )
+
+    def design(size_n: int) -> SingleStageDesign:
+        return SingleStageDesign(
+            int(critical[size_n]), size_n, float(size[size_n]), float(achieved[size_n])
+        )
+
+    return SingleStageSearch(design(minimal), design(conservative))
+
+
+def find_design(
+    kind: Literal["simon", "single"],
+    p0: float,
+    p1: float,
+    alpha: float = 0.05,
+    power: float = 0.80,
+    n_max: int | None = None,
+) -> SimonSearch | SingleStageSearch:
+    """The exact phase II designs of one kind for response rates ``p0`` against ``p1``.
+
+    One entry point for :func:`find_simon_designs` (``"simon"``: minimax, optimal
+    and admissible two-stage designs, Simon 1989, Jung et al. 2004) and
+    :func:`single_stage_design` (``"single"``: minimal and conservative exact
+    one-stage designs), as ``trialsim design`` prints them.
+
+    Parameters
+    ----------
+    kind : {"simon", "single"}
+    p0, p1 : float
+        Response rate (proportion) under H0 and under the alternative, p0 < p1.
+    alpha : float
+        Largest one-sided type I error allowed.
+    power : float
+        Smallest power required at ``p1``.
+    n_max : int, optional
+        Largest total number of evaluable patients searched (default 100 for
+        Simon designs, 500 for one stage).
+
+    Returns
+    -------
+    SimonSearch or SingleStageSearch
+
+    Raises
+    ------
+    DesignError
+        If the rates are out of order, ``kind`` is unknown, or no design up to
+        ``n_max`` meets alpha and power.
+
+    Examples
+    --------
+    >>> minimax = find_design("simon", 0.05, 0.25, alpha=0.05, power=0.80).minimax
+    >>> (minimax.r1, minimax.n1, minimax.r, minimax.n)
+    (0, 12, 2, 16)
+    >>> find_design("single", 0.05, 0.25).minimal.n
+    16
+    """
+    if kind == "simon":
+        return find_simon_designs(p0, p1, alpha, power, 100 if n_max is None else n_max)
+    if kind == "single":
+        return single_stage_design(p0, p1, alpha, power, 500 if n_max is None else n_max)
+    raise DesignError(f"kind must be 'simon' or 'single', got {kind!r}", "design_kind")
+
+
+def _check_rates(p0: float, p1: float, alpha: float, power: float) -> None:
+    if not 0 < p0 < p1 < 1:
+        raise DesignError(f"need 0 < p0 < p1 < 1, got p0 = {p0}, p1 = {p1}", "rates_order")
+    if not 0 < alpha < 1 or not 0 < power < 1:
+        raise DesignError(
+            f"alpha and power must lie in (0, 1), got {alpha} and {power}", "open_unit_interval"
+        )

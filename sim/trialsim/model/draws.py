@@ -1,0 +1,287 @@
+"""Random numbers of one replicate, drawn up front from its own seed streams.
+
+Replicate ``r`` of a run with base seed ``s`` draws from
+``SeedSequence(s, spawn_key=(r,))``: its numbers do not depend on how many
+replicates run, on which worker, or in which order. Within a replicate each
+random source has its own stream: the trial's (registration, screening,
+subgroup, arm) and one per stage, named by the stage's id, each far apart on
+the replicate's PCG64 generator. Inside a stream patient ``i`` reads the
+``i``-th fixed-size row, so a patient's numbers do not depend on the number of
+patients, on other stages, or on other patients' fates: scenarios that differ
+in N, in one stage's parameters or in the stages present share their random
+numbers (common random numbers). The alternative and the null world use the
+same draws; only the response thresholds differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from trialsim.model.plan import TrialPlan
+
+ASSESSED = 0
+DROPPED_OUT = 1
+FIRST_ADVERSE_EVENT = 2
+TRIAL_ROWS = 4  # registration gap, screening, subgroup, arm
+STREAM_SPACING = 2**64  # numbers between the starts of two sources' streams
+GENERATOR_PERIOD = 2**128
+
+
+@dataclass(frozen=True)
+class PatientDraws:
+    """Fates of the candidate patients of one replicate, world-independent.
+
+    Arrays indexed ``[stage, patient]`` describe what would happen if the
+    patient entered that stage. Times are weeks.
+
+    Attributes
+    ----------
+    registration_week : ndarray, shape (n,)
+        Calendar week of each registration, increasing; only registrations
+        before accrual stops are kept, so ``n <= plan.patients``.
+    screen_failures : ndarray of int, shape (n,)
+        Ineligible candidates screened before each registered patient.
+    subgroup : ndarray of int, shape (n,)
+    arm_uniform : ndarray, shape (n,)
+        Picks the arm among those open at registration, by allocation share.
+    stay_weeks : ndarray, shape (stages, n)
+        Weeks from stage entry to leaving it (assessment, dropout or a
+        discontinuing adverse event).
+    exit_cause : ndarray of int, shape (stages, n)
+        ``ASSESSED``, ``DROPPED_OUT`` or ``FIRST_ADVERSE_EVENT + k`` for the
+        stage's k-th adverse event.
+    evaluable : ndarray of bool, shape (stages, n)
+        Assessed and evaluable.
+    response_uniform : ndarray, shape (stages, n)
+        Responds if below the world's response rate.
+    accepts_entry : ndarray of bool, shape (stages, n)
+        Would accept re-registration into the stage.
+    adverse_events : ndarray of bool, shape (stages, events, n)
+        Had the named event (``plan.adverse_event_names``) during the stage.
+    adverse_event_week : ndarray, shape (stages, events, n)
+        Weeks from stage entry to the event's onset (inf if none).
+    response_rate : ndarray, shape (stages, subgroups)
+        Alternative-world response rates (drawn from the prior where given).
+    """
+
+    registration_week: np.ndarray
+    screen_failures: np.ndarray
+    subgroup: np.ndarray
+    arm_uniform: np.ndarray
+    stay_weeks: np.ndarray
+    exit_cause: np.ndarray
+    evaluable: np.ndarray
+    response_uniform: np.ndarray
+    accepts_entry: np.ndarray
+    adverse_events: np.ndarray
+    adverse_event_week: np.ndarray
+    response_rate: np.ndarray
+
+
+def source_offset(source: str) -> int:
+    """Start of a random source's stream on a replicate's generator (the trial's is 0)."""
+    digest = hashlib.blake2b(source.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") * STREAM_SPACING
+
+
+class ReplicateStreams:
+    """The random streams of one replicate: uniforms read from a source's own stream.
+
+    Parameters
+    ----------
+    seed : int
+        Base seed of the run.
+    replicate : int
+        0-based replicate index.
+    """
+
+    def __init__(self, seed: int, replicate: int):
+        self._bits = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replicate,)))
+        self._generator = np.random.Generator(self._bits)
+        self._position = 0
+
+    def uniforms(self, offset: int, shape: tuple[int, ...]) -> np.ndarray:
+        """Uniforms on [0, 1) from the start of the stream at ``offset`` (one draw per number)."""
+        self._bits.advance((offset - self._position) % GENERATOR_PERIOD)
+        values = self._generator.random(shape)
+        self._position = offset + values.size
+        return values
+
+
+def stage_rows(plan: TrialPlan) -> list[int]:
+    """Uniforms per patient in each stage's stream: 4 + 2 per adverse event."""
+    return [4 + 2 * len(stage.adverse_events) for stage in plan.stages]
+
+
+@dataclass(frozen=True)
+class ChunkDraws:
+    """The :class:`PatientDraws` of consecutive replicates, stacked.
+
+    Attributes
+    ----------
+    registered : ndarray of int, shape (replicates,)
+        Patients registered in each replicate.
+    stacked : PatientDraws
+        Every array with a leading replicate axis; patient axes have length
+        ``plan.patients``, and entries past a replicate's ``registered`` count
+        are padding (registration week NaN).
+    """
+
+    registered: np.ndarray
+    stacked: PatientDraws
+
+    @classmethod
+    def of_one(cls, draws: PatientDraws) -> ChunkDraws:
+        """A chunk holding the single replicate ``draws``."""
+        fields = {name: getattr(draws, name)[None] for name in PatientDraws.__dataclass_fields__}
+        return cls(np.array([len(draws.registration_week)]), PatientDraws(**fields))
+
+    def replicate(self, index: int) -> PatientDraws:
+        """The draws of the ``index``-th replicate of the chunk (views, not copies)."""
+        n = int(self.registered[index])
+        fields = {}
+        for name in PatientDraws.__dataclass_fields__:
+            array = getattr(self.stacked, name)[index]
+            fields[name] = array if name == "response_rate" else array[..., :n]
+        return PatientDraws(**fields)
+
+
+def draw_patients(plan: TrialPlan, seed: int, replicate: int) -> PatientDraws:
+    """Draw every random quantity of one replicate.
+
+    Parameters
+    ----------
+    plan : TrialPlan
+    seed : int
+        Base seed of the run.
+    replicate : int
+        0-based replicate index.
+
+    Returns
+    -------
+    PatientDraws
+        The same numbers as replicate ``replicate`` of any chunk containing it.
+    """
+    return draw_chunk(plan, seed, replicate, replicate + 1).replicate(0)
+
+
+def draw_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> ChunkDraws:
+    """Draw every random quantity of replicates ``start`` to ``stop - 1``.
+
+    Each replicate reads only its own stream; the transformations below are
+    elementwise, so a replicate's draws do not depend on the chunk it is in.
+
+    Parameters
+    ----------
+    plan : TrialPlan
+    seed : int
+        Base seed of the run.
+    start, stop : int
+        Replicate range.
+
+    Returns
+    -------
+    ChunkDraws
+    """
+    count, n_max = stop - start, plan.patients
+    rows = stage_rows(plan)
+    block = np.empty((count, TRIAL_ROWS + sum(rows), n_max))
+    offsets = [source_offset(f"stage:{stage.id}") for stage in plan.stages]
+    priors = [
+        (s, stage.response_prior)
+        for s, stage in enumerate(plan.stages)
+        if stage.response_prior is not None
+    ]
+    prior_uniforms = np.empty((count, len(priors)))
+    for index, replicate in enumerate(range(start, stop)):
+        streams = ReplicateStreams(seed, replicate)
+        block[index, :TRIAL_ROWS] = streams.uniforms(0, (n_max, TRIAL_ROWS)).T
+        row = TRIAL_ROWS
+        for offset, width in zip(offsets, rows, strict=True):
+            block[index, row : row + width] = streams.uniforms(offset, (n_max, width)).T
+            row += width
+        for k, (s, _) in enumerate(priors):
+            # A stage's prior has its own stream, half-way to the next possible start.
+            prior_offset = offsets[s] + STREAM_SPACING // 2
+            prior_uniforms[index, k] = streams.uniforms(prior_offset, (1,))[0]
+    rates = np.empty((count, len(plan.stages), len(plan.subgroup_names)))
+    rates[:] = [stage.response for stage in plan.stages]
+    if priors:
+        from scipy.special import betaincinv
+
+        for k, (s, (a, b)) in enumerate(priors):
+            rates[:, s, :] = betaincinv(a, b, prior_uniforms[:, k])[:, None]
+    # 1 - U lies in (0, 1], so its logarithm is finite.
+    weeks = plan.registration_week(np.cumsum(-np.log1p(-block[:, 0]), axis=1))
+    registered = (weeks <= plan.accrual_stop_week).sum(axis=1)
+    weeks[weeks > plan.accrual_stop_week] = np.nan
+    if plan.screen_failure > 0:
+        screen_failures = np.floor(np.log1p(-block[:, 1]) / np.log(plan.screen_failure))
+    else:
+        screen_failures = np.zeros((count, n_max))
+    subgroup = np.searchsorted(plan.subgroup_cumulative[:-1], block[:, 2], side="right")
+    arm_uniform = block[:, 3]
+
+    n_stages, n_events = len(plan.stages), len(plan.adverse_event_names)
+    shape = (count, n_stages, n_max)
+    stay = np.empty(shape)
+    cause = np.empty(shape, dtype=np.int64)
+    evaluable = np.empty(shape, dtype=bool)
+    response_uniform = np.empty(shape)
+    accepts = np.empty(shape, dtype=bool)
+    events = np.zeros((count, n_stages, n_events, n_max), dtype=bool)
+    event_week = np.full((count, n_stages, n_events, n_max), np.inf)
+    row = TRIAL_ROWS
+    for s, stage in enumerate(plan.stages):
+        u_dropout, u_not_evaluable, u_response, u_entry = (block[:, row + k] for k in range(4))
+        row += 4
+        with np.errstate(divide="ignore"):
+            dropout_week = -np.log1p(-u_dropout) / stage.dropout_per_week
+        leave = np.minimum(dropout_week, stage.weeks)
+        cause[:, s] = np.where(dropout_week < stage.weeks, DROPPED_OUT, ASSESSED)
+        onsets = []
+        for k, event in enumerate(stage.adverse_events):
+            occurs = block[:, row] < event.probability
+            onset = np.where(occurs, block[:, row + 1] * stage.weeks, np.inf)
+            row += 2
+            onsets.append(onset)
+            if event.discontinues:
+                earlier = onset < leave
+                leave = np.where(earlier, onset, leave)
+                cause[:, s] = np.where(earlier, FIRST_ADVERSE_EVENT + k, cause[:, s])
+        for event, onset in zip(stage.adverse_events, onsets, strict=True):
+            had = onset <= leave
+            events[:, s, event.name_index] |= had
+            event_week[:, s, event.name_index] = np.where(
+                had, onset, event_week[:, s, event.name_index]
+            )
+        stay[:, s] = leave
+        evaluable[:, s] = (cause[:, s] == ASSESSED) & (u_not_evaluable >= stage.not_evaluable)
+        response_uniform[:, s] = u_response
+        accepts[:, s] = u_entry < stage.entry
+    return ChunkDraws(
+        registered,
+        PatientDraws(
+            registration_week=weeks,
+            screen_failures=screen_failures.astype(np.int64),
+            subgroup=subgroup,
+            arm_uniform=arm_uniform,
+            stay_weeks=stay,
+            exit_cause=cause,
+            evaluable=evaluable,
+            response_uniform=response_uniform,
+            accepts_entry=accepts,
+            adverse_events=events,
+            adverse_event_week=event_week,
+            response_rate=rates,
+        ),
+    )
+
+
+def null_response_rate(plan: TrialPlan) -> np.ndarray:
+    """Null-world response rates, shape (stages, subgroups)."""
+    groups = len(plan.subgroup_names)
+    return np.array([[stage.null_response] * groups for stage in plan.stages])

@@ -1,0 +1,1 @@
+"""Numbers about runs: summary, compare, sweep, sample size. Computes, never draws."""

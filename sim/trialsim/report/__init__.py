@@ -1,0 +1,1 @@
+"""HTML reports, figures and tables drawn from planning's results."""

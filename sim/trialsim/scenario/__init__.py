@@ -1,0 +1,1 @@
+"""Reading and validating scenario files: YAML source, schema, checks, dotted-key variation."""
