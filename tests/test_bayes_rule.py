@@ -11,7 +11,6 @@ import pytest
 import yaml
 from scipy import stats
 
-from trialsim.exact.designs import sequential_characteristics
 from trialsim.planning.summary import summarise
 from trialsim.rules.bayes import (
     final_success_minimum,
@@ -19,6 +18,7 @@ from trialsim.rules.bayes import (
     posterior_above,
     predictive_success,
 )
+from trialsim.rules.table import BoundaryTable, Look
 from trialsim.run.runner import run_trials
 from trialsim.scenario.load import load_scenario
 from trialsim.scenario.problems import ScenarioError
@@ -73,6 +73,14 @@ def brute_force(looks, n, final_min, p):
             expected += probability * n
             reject += probability * (sum(outcome) >= final_min)
     return reject, stop, expected
+
+
+def sequential_characteristics(looks, n, final_min, rate):
+    """Characteristics of futility looks given as (count, stop_at_most) pairs, -1 for never."""
+    table = BoundaryTable(
+        tuple(Look(count, None if most < 0 else most) for count, most in looks), n, final_min
+    )
+    return table.characteristics(rate)
 
 
 @pytest.mark.parametrize("p", [0.1, 0.35])

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from trialsim.rules.binomial import binomial_pmf, critical_values, upper_tail
+from trialsim.rules.table import BoundaryTable, Look, TableCharacteristics
 
 
 class DesignError(ValueError):
@@ -29,26 +30,7 @@ class DesignError(ValueError):
         self.rule = rule
 
 
-@dataclass(frozen=True)
-class TwoStageCharacteristics:
-    """Exact operating characteristics of a Simon two-stage design at one rate.
-
-    Attributes
-    ----------
-    rejection : float
-        P(reject H0): power at p1, type I error at p0.
-    early_termination : float
-        P(stop after stage 1) = P(X1 <= r1).
-    expected_n : float
-        Expected number of patients, n1 + (1 - PET)(n - n1).
-    """
-
-    rejection: float
-    early_termination: float
-    expected_n: float
-
-
-def simon_characteristics(r1: int, n1: int, r: int, n: int, rate: float) -> TwoStageCharacteristics:
+def simon_characteristics(r1: int, n1: int, r: int, n: int, rate: float) -> TableCharacteristics:
     """Exact rejection probability, early termination and expected N of a two-stage design.
 
     Parameters
@@ -66,46 +48,7 @@ def simon_characteristics(r1: int, n1: int, r: int, n: int, rate: float) -> TwoS
     >>> round(c.early_termination, 3), round(c.expected_n, 1)
     (0.736, 15.0)
     """
-    return sequential_characteristics(((n1, r1),), n, r + 1, rate)
-
-
-def sequential_characteristics(
-    looks: tuple[tuple[int, int], ...], n: int, final_min: int, rate: float
-) -> TwoStageCharacteristics:
-    """Exact characteristics of a single-arm design with futility looks.
-
-    Parameters
-    ----------
-    looks : tuple of (count, stop_at_most)
-        After ``count`` evaluable patients, stop if at most ``stop_at_most``
-        responded (-1: never stop there). Counts increase and are below ``n``.
-    n : int
-        Evaluable patients at the final analysis.
-    final_min : int
-        Reject H0 at the end if at least this many of ``n`` responded.
-    rate : float
-        True response probability.
-
-    Returns
-    -------
-    TwoStageCharacteristics
-        ``early_termination`` is the probability of stopping at any look.
-    """
-    # dist[x]: probability of x responders so far and not stopped
-    dist = np.ones(1)
-    seen = 0
-    stopped = expected_n = 0.0
-    for count, stop_at_most in (*looks, (n, -1)):
-        segment = binomial_pmf(np.arange(count - seen + 1), count - seen, rate)
-        dist = np.convolve(dist, segment)
-        seen = count
-        stop = float(dist[: stop_at_most + 1].sum())
-        stopped += stop
-        expected_n += stop * count
-        dist[: stop_at_most + 1] = 0.0
-    continuing = float(dist.sum())
-    rejection = float(dist[final_min:].sum())
-    return TwoStageCharacteristics(rejection, stopped, expected_n + continuing * n)
+    return BoundaryTable((Look(n1, futility_max=r1),), n, r + 1).characteristics(rate)
 
 
 @dataclass(frozen=True)

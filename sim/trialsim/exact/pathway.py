@@ -15,7 +15,6 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from trialsim.exact.designs import sequential_characteristics
 from trialsim.model.plan import NO_CAP, EndpointPlan, StagePlan, TrialPlan
 from trialsim.rules.binomial import binomial_pmf, critical_values, log_factorials, upper_tail
 from trialsim.rules.fisher import critical_responders, rejection_given_counts
@@ -224,7 +223,7 @@ def _monitored_exact(
     ):
         return None
     _, p_success = patient_probabilities(plan, endpoint, response_rate)
-    result = sequential_characteristics(interim.looks, interim.n, endpoint.final_min, p_success)
+    result = interim.table.characteristics(p_success)
     return ExactCharacteristics(
         rejection=result.rejection,
         denominator_mean=result.expected_n,

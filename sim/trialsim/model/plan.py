@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trialsim.rules.table import BoundaryTable, Look
 from trialsim.scenario.load import first_stages, null_response_of
 from trialsim.scenario.schema import (
     BayesRule,
@@ -38,16 +39,15 @@ class AdverseEventPlan:
 
 @dataclass(frozen=True)
 class InterimPlan:
-    """Monitoring of a stage's evaluable patients (Simon or Bayesian rule).
+    """Monitoring of a stage's evaluable patients by a sequential rule's boundary table.
 
-    At each look ``(count, stop_at_most)``, after ``count`` evaluable, the stage
-    stops if at most ``stop_at_most`` responded (-1: never). The stage admits
-    until ``n`` are evaluable (assessed or pending). With ``pause`` no one
-    enters while the assessments a look waits for are pending.
+    The stage admits until ``table.n`` are evaluable (assessed or pending) and
+    reads each look of the table when its count of assessed evaluable
+    patients is reached. With ``pause`` no one enters while the assessments a
+    look waits for are pending.
     """
 
-    looks: tuple[tuple[int, int], ...]
-    n: int
+    table: BoundaryTable
     pause: bool
 
 
@@ -282,8 +282,11 @@ def _interim_of(spec: Scenario, stage_id: str) -> InterimPlan | None:
     for endpoint in spec.endpoints:
         rule = endpoint.rule
         if isinstance(rule, SimonRule | BayesRule) and endpoint.stage == stage_id:
-            looks, _ = _monitoring_of(rule)
-            return InterimPlan(looks, rule.n, rule.during_interim == "pause")
+            looks, final_min = _monitoring_of(rule)
+            table = BoundaryTable(
+                tuple(Look(n, None if most < 0 else most) for n, most in looks), rule.n, final_min
+            )
+            return InterimPlan(table, rule.during_interim == "pause")
     return None
 
 

@@ -215,6 +215,7 @@ class WorldTrial:
         self.looks_read = [0] * n_stages
         self.closed = [False] * n_stages
         self.stopped_early = np.zeros(n_stages, dtype=bool)
+        self.stopped_for_efficacy = np.zeros(n_stages, dtype=bool)
         self.overrun = np.zeros(n_stages, dtype=np.int64)
 
     @property
@@ -343,7 +344,7 @@ class WorldTrial:
             return "stage cap reached"
         interim = stage_plan.interim
         if interim is not None:
-            if self._filled(stage) >= interim.n:
+            if self._filled(stage) >= interim.table.n:
                 return "planned evaluable patients reached or pending"
             if interim.pause and self._awaited_look(stage) is not None:
                 return "paused for the interim analysis"
@@ -353,9 +354,9 @@ class WorldTrial:
         """Count of the next unread look if enough patients are in for it, else None."""
         interim = self.plan.stages[stage].interim
         assert interim is not None
-        read = self.looks_read[stage]
-        if read < len(interim.looks) and self._filled(stage) >= interim.looks[read][0]:
-            return interim.looks[read][0]
+        looks, read = interim.table.looks, self.looks_read[stage]
+        if read < len(looks) and self._filled(stage) >= looks[read].n:
+            return looks[read].n
         return None
 
     def _monitor(self, patient: int, stage: int) -> None:
@@ -369,19 +370,21 @@ class WorldTrial:
         self.assessed_evaluable[stage] += 1
         self.assessed_responders[stage] += bool(self.responds[stage, patient])
         count, responders = self.assessed_evaluable[stage], self.assessed_responders[stage]
-        read = self.looks_read[stage]
-        if read < len(interim.looks) and count == interim.looks[read][0]:
+        looks, read = interim.table.looks, self.looks_read[stage]
+        if read < len(looks) and count == looks[read].n:
             self.looks_read[stage] += 1
-            if responders <= interim.looks[read][1]:
+            decision = looks[read].decision(responders)
+            if decision != "continue":
                 self.stopped_early[stage] = self.closed[stage] = True
-            verdict = "stop" if self.stopped_early[stage] else "continue"
+                self.stopped_for_efficacy[stage] = decision == "efficacy"
+            verdict = "continue" if decision == "continue" else f"stop for {decision}"
             self._log(
                 patient,
                 self.plan.stages[stage].id,
                 "interim analysis",
                 f"{responders} of {count} responded: {verdict}",
             )
-        if count >= interim.n:
+        if count >= interim.table.n:
             self.closed[stage] = True
 
     def _leave(self, patient: int, stage: int, now: float, _event: simpy.Event) -> None:
