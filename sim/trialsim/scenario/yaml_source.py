@@ -2,7 +2,8 @@
 
 Only plain YAML data is accepted: no Python object tags (``safe_load``
 semantics), no aliases (they allow exponential "billion laughs" documents),
-and no duplicate keys (PyYAML would silently keep the last one).
+no merge keys, and no duplicate keys (PyYAML would silently keep the last
+one). Scalars are read as the YAML 1.2 core schema reads them.
 """
 
 from __future__ import annotations
@@ -37,18 +38,42 @@ class YamlDocument:
 
 
 class _ScenarioLoader(yaml.SafeLoader):
-    """``safe_load`` semantics, but ``1e-3`` and ``2.5E8`` are numbers, as in YAML 1.2.
+    """``safe_load`` semantics with the scalars of the YAML 1.2 core schema.
 
-    PyYAML follows YAML 1.1, where a float needs a dot and a signed exponent
-    (``1.0e-3``), so ``1e-3`` would be read as a string.
+    PyYAML follows YAML 1.1, which surprises in scenario files: ``010`` is
+    octal (8), ``1:30`` is base 60 (90), ``yes``/``no``/``on``/``off`` are
+    booleans, ``2005-01-01`` is a date, and ``1e-3`` (no dot) is a string. Here,
+    as in YAML 1.2, ``010`` is 10, ``1e-3`` is 0.001, and the rest are strings
+    that the schema then refuses with a located message. Merge keys (``<<``)
+    are not resolved: :func:`read_yaml` refuses them.
     """
 
+    yaml_implicit_resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
 
-_ScenarioLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
+
+for _tag, _pattern, _first in (
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    (
+        "float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        list("-+0123456789."),
+    ),
+):
+    _ScenarioLoader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), _first)
+
+
+def _construct_core_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """Integers as YAML 1.2 reads them: decimal (leading zeros allowed), ``0o`` and ``0x``."""
+    text = str(loader.construct_scalar(node))
+    if text.startswith(("0o", "0x")):
+        return int(text, 0)
+    return int(text, 10)
+
+
+_ScenarioLoader.add_constructor("tag:yaml.org,2002:int", _construct_core_int)
 
 
 class _StrictLoader(_ScenarioLoader):
@@ -132,6 +157,17 @@ def _index_lines(
                 )
                 continue
             key = key_node.value
+            if key == "<<" and key_node.style is None:
+                problems.append(
+                    Problem(
+                        file,
+                        key_node.start_mark.line + 1,
+                        ".".join(map(str, (*path, key))),
+                        "merge_key",
+                        "merge keys (<<) are not allowed; write each key out",
+                    )
+                )
+                continue
             if key in seen:
                 problems.append(
                     Problem(
