@@ -7,15 +7,9 @@ import pytest
 import yaml
 
 from trialsim.planning.summary import summarise
+from trialsim.run.histogram import MAX_BINS, CountTable, Histogram, Moments
 from trialsim.run.runner import run_trials
-from trialsim.run.tally import (
-    MAX_BINS,
-    REGISTRATION_MAX_BINS,
-    CountTable,
-    Histogram,
-    Moments,
-    registration_positions,
-)
+from trialsim.run.tally import REGISTRATION_MAX_BINS, registration_positions
 
 from conftest import SHIPPED_2005
 

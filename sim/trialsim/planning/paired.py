@@ -21,6 +21,7 @@ import numpy as np
 
 from trialsim.model.plan import TrialPlan, compile_plan
 from trialsim.run.backends import in_task_order, run_tasks
+from trialsim.run.histogram import Moments
 from trialsim.run.records import ALTERNATIVE, NULL, RecordLayout
 from trialsim.run.runner import (
     CHUNK_REPLICATES,
@@ -29,7 +30,7 @@ from trialsim.run.runner import (
     default_jobs,
     simulate_chunk,
 )
-from trialsim.run.tally import Moments, RunTally
+from trialsim.run.tally import RunTally
 from trialsim.scenario.load import LoadedScenario
 
 

@@ -27,8 +27,9 @@ import numpy as np
 from trialsim.model.plan import WEEKS_PER_MONTH, EndpointPlan
 from trialsim.rules.binomial import critical_values
 from trialsim.run.backends import fork_context, leave_interrupts_to_parent
+from trialsim.run.histogram import Histogram
 from trialsim.run.records import ALTERNATIVE, NULL
-from trialsim.run.tally import DIFFERENCE_CODES, Histogram, registration_positions
+from trialsim.run.tally import DIFFERENCE_CODES, registration_positions
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

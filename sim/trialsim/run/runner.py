@@ -25,8 +25,9 @@ from trialsim.model.simulation import (
     simulate_worlds,
 )
 from trialsim.run.backends import in_task_order, run_tasks
+from trialsim.run.histogram import Histogram
 from trialsim.run.records import ALTERNATIVE, NULL, WORLDS, RecordLayout, RecordMaker
-from trialsim.run.tally import Histogram, RunTally, WorldTally
+from trialsim.run.tally import RunTally, WorldTally
 from trialsim.scenario.load import LoadedScenario
 
 CHUNK_REPLICATES = 500
