@@ -24,8 +24,9 @@ from trialsim.planning.samplesize import (
     minimal_and_conservative,
     monte_carlo_interval,
 )
+from trialsim.scenario.grid_values import Setting
 from trialsim.scenario.load import LoadedScenario
-from trialsim.scenario.variation import Setting, scenario_grid
+from trialsim.scenario.variation import scenario_grid
 
 from conftest import SHIPPED_2005, critical_value
 

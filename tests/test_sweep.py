@@ -17,8 +17,9 @@ from trialsim.cli.app import app
 from trialsim.cli.sweep import sweep
 from trialsim.planning.sweep import Sweep, run_sweep, sweep_files
 from trialsim.report.curves import plot_operating_curve
+from trialsim.scenario.grid_values import parse_setting
 from trialsim.scenario.load import LoadedScenario, load_scenario
-from trialsim.scenario.variation import parse_setting, scenario_grid
+from trialsim.scenario.variation import scenario_grid
 
 from conftest import SHIPPED_2005
 

@@ -1,4 +1,4 @@
-"""Dotted-key overrides of a scenario, value ranges, and grids (trialsim.scenario.variation)."""
+"""Dotted-key overrides, value ranges and grids (scenario.variation, scenario.grid_values)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,10 @@ from typing import Any
 
 import pytest
 
+from trialsim.scenario.grid_values import MAX_GRID_POINTS, Setting, parse_setting, parse_values
 from trialsim.scenario.load import LoadedScenario
 from trialsim.scenario.problems import Problem, ScenarioError
-from trialsim.scenario.variation import (
-    MAX_GRID_POINTS,
-    Setting,
-    apply_overrides,
-    parse_setting,
-    parse_values,
-    scenario_grid,
-)
+from trialsim.scenario.variation import apply_overrides, scenario_grid
 
 from conftest import MINIMAL_SCENARIO
 

@@ -97,8 +97,9 @@ def samplesize(
     loaded = load_or_exit(scenario)
     from trialsim.planning.samplesize import MAX_SEARCH_VALUES, rule_alpha
     from trialsim.run.outputs import write_folder
+    from trialsim.scenario.grid_values import Setting, parse_values
     from trialsim.scenario.problems import ScenarioError
-    from trialsim.scenario.variation import Setting, parse_values, scenario_grid
+    from trialsim.scenario.variation import scenario_grid
 
     spec = loaded.spec
     problems = _option_problems(loaded, endpoint, power, alpha)

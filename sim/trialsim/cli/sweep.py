@@ -69,8 +69,9 @@ def sweep(
     """  # noqa: E501 - example command lines are kept whole
     loaded = load_or_exit(scenario)
     from trialsim.run.outputs import write_folder
+    from trialsim.scenario.grid_values import parse_setting
     from trialsim.scenario.problems import ScenarioError
-    from trialsim.scenario.variation import parse_setting, scenario_grid
+    from trialsim.scenario.variation import scenario_grid
 
     try:
         points = scenario_grid(loaded, [parse_setting(text) for text in settings], "--set")

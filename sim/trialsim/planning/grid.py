@@ -219,7 +219,8 @@ def evaluate_grid(
     Examples
     --------
     >>> from trialsim.scenario.load import load_scenario
-    >>> from trialsim.scenario.variation import parse_setting, scenario_grid
+    >>> from trialsim.scenario.grid_values import parse_setting
+    >>> from trialsim.scenario.variation import scenario_grid
     >>> base = load_scenario("scenarios/vk2_d3_2005.yaml")
     >>> points = scenario_grid(base, [parse_setting("enrollment.patients=40:60:20")])
     >>> rows = evaluate_grid(points, replicates=200, seed=1, jobs=1)

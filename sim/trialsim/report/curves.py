@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from trialsim.planning.grid import GridRow
 from trialsim.report.plots import ALTERNATIVE_COLOUR, DPI, NULL_COLOUR, new_axes
-from trialsim.scenario.variation import Number
+from trialsim.scenario.grid_values import Number
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -69,7 +69,8 @@ def plot_operating_curve(
     --------
     >>> from trialsim import load_scenario
     >>> from trialsim.planning.sweep import run_sweep
-    >>> from trialsim.scenario.variation import parse_setting, scenario_grid
+    >>> from trialsim.scenario.grid_values import parse_setting
+    >>> from trialsim.scenario.variation import scenario_grid
     >>> base = load_scenario("scenarios/vk2_d3_2005.yaml")
     >>> points = scenario_grid(base, [parse_setting("stages.vk2.response=0.1:0.3:0.1")])
     >>> rows = run_sweep(base, points, replicates=100, jobs=1).rows
