@@ -15,8 +15,9 @@ from test_cli import documented_examples, runner, workdir  # noqa: F401 - workdi
 
 from trialsim.cli.app import app
 from trialsim.cli.sweep import sweep
-from trialsim.planning.sweep import Sweep, run_sweep, sweep_files
+from trialsim.planning.sweep import Sweep, run_sweep
 from trialsim.report.curves import plot_operating_curve
+from trialsim.report.grid_files import sweep_files
 from trialsim.scenario.grid_values import parse_setting
 from trialsim.scenario.load import LoadedScenario, load_scenario
 from trialsim.scenario.variation import scenario_grid

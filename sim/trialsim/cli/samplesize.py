@@ -119,7 +119,8 @@ def samplesize(
         fail([str(problem) for problem in err.problems], EXIT_INVALID)
     folder = usable_output_folder(out or Path("results") / f"{spec.name}-samplesize", force)
     from trialsim.cli.progress import point_progress
-    from trialsim.planning.samplesize import find_sample_size, samplesize_files
+    from trialsim.planning.samplesize import find_sample_size
+    from trialsim.report.grid_files import samplesize_files
 
     with failing_cleanly(), point_progress("simulating", None, quiet) as on_point:
         search = find_sample_size(

@@ -79,7 +79,8 @@ def sweep(
         fail([str(problem) for problem in err.problems], EXIT_INVALID)
     folder = usable_output_folder(out or Path("results") / f"{loaded.spec.name}-sweep", force)
     from trialsim.cli.progress import point_progress
-    from trialsim.planning.sweep import run_sweep, sweep_files
+    from trialsim.planning.sweep import run_sweep
+    from trialsim.report.grid_files import sweep_files
 
     with failing_cleanly():
         with point_progress("simulating grid points", len(points), quiet) as on_point:

@@ -20,8 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from trialsim.planning.grid import GridRow, PointCallback, evaluate_grid, grid_csv, scenario_record
-from trialsim.run.outputs import summary_json
+from trialsim.planning.grid import GridRow, PointCallback, evaluate_grid, scenario_record
 from trialsim.scenario.load import MONITORING_TESTS, LoadedScenario
 from trialsim.scenario.schema import Scenario
 from trialsim.scenario.variation import GridPoint, Number
@@ -340,26 +339,3 @@ def _counting(on_point: PointCallback | None) -> PointCallback | None:
         on_point(done)
 
     return count
-
-
-def samplesize_files(search: SampleSizeSearch) -> dict[str, bytes]:
-    """``samplesize.json``, ``samplesize.csv`` and ``power.png`` of a search."""
-    from trialsim.report.curves import curves_png
-
-    marks = {"minimal": search.minimal, "conservative": search.conservative}
-    if search.minimal == search.conservative:
-        marks = {"minimal = conservative": search.minimal}
-    how = "exact screen, simulated confirmation" if search.method == "exact" else "simulated"
-    return {
-        "samplesize.json": summary_json(search.as_dict()),
-        "samplesize.csv": grid_csv(search.rows, [search.endpoint]),
-        "power.png": curves_png(
-            search.rows,
-            search.key,
-            [search.endpoint],
-            power_target=search.power,
-            alphas={search.endpoint: search.alpha},
-            marks={name: value for name, value in marks.items() if value is not None},
-            title=f"{search.scenario.spec.name}: {search.key} for power {search.power:g} ({how})",
-        ),
-    }

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trialsim.planning.grid import GridRow, PointCallback, evaluate_grid, grid_csv, scenario_record
-from trialsim.run.outputs import summary_json
+from trialsim.planning.grid import GridRow, PointCallback, evaluate_grid, scenario_record
 from trialsim.scenario.load import LoadedScenario
 from trialsim.scenario.variation import GridPoint, Number
 
@@ -108,22 +107,3 @@ def run_sweep(
 def endpoint_alphas(scenario: LoadedScenario) -> dict[str, float | None]:
     """Each endpoint rule's alpha, where the rule has one."""
     return {e.id: getattr(e.rule, "alpha", None) for e in scenario.spec.endpoints}
-
-
-def sweep_files(sweep: Sweep) -> dict[str, bytes]:
-    """``sweep.csv``, ``sweep.json`` and ``sweep.png`` of a sweep."""
-    from trialsim.report.curves import curves_png
-
-    spec = sweep.scenario.spec
-    return {
-        "sweep.csv": grid_csv(sweep.rows, sweep.endpoints),
-        "sweep.json": summary_json(sweep.as_dict()),
-        "sweep.png": curves_png(
-            sweep.rows,
-            sweep.keys[0],
-            sweep.endpoints,
-            by=sweep.keys[1:],
-            alphas=endpoint_alphas(sweep.scenario),
-            title=f"{spec.name}: {sweep.replicates} simulated trials per point, seed {sweep.seed}",
-        ),
-    }
