@@ -19,8 +19,8 @@ from trialsim.rules.bayes import (
     predictive_success,
 )
 from trialsim.rules.table import BoundaryTable, Look
+from trialsim.rules.validation import load_scenario
 from trialsim.run.runner import run_trials
-from trialsim.scenario.load import load_scenario
 from trialsim.scenario.problems import ScenarioError
 
 REPLICATES = 3000
@@ -131,7 +131,9 @@ def load(tmp_path: Path, scenario: dict):
 @pytest.mark.parametrize(("looks", "futility"), [([10, 20], "predictive"), ([15], "posterior")])
 def test_paused_bayesian_stage_agrees_with_exact_values(tmp_path, looks, futility):
     scenario = bayes_scenario(looks, futility)
-    summary = summarise(run_trials(load(tmp_path, scenario), replicates=REPLICATES, seed=2))
+    summary = summarise(
+        run_trials(load(tmp_path, scenario), replicates=REPLICATES, seed=2)
+    ).to_dict()
     got = summary["endpoints"]["bayes"]
     boundaries, final_min = futility_boundaries(0.10, (1.0, 1.0), 0.95, 29, looks, futility, 0.10)
     for world, rate in (("", 0.30), ("_null", 0.10)):

@@ -19,10 +19,10 @@ from trialsim.report.plots import (
     registration_count_quantiles,
 )
 from trialsim.rules.binomial import critical_values
+from trialsim.rules.validation import load_scenario
 from trialsim.run.records import ALTERNATIVE
 from trialsim.run.runner import SimulationResult, run_trials
 from trialsim.run.tally import CountTable, Histogram, registration_positions
-from trialsim.scenario.load import load_scenario
 
 from conftest import simulated_records
 
@@ -135,18 +135,19 @@ def test_plot_endpoint_draws_on_given_axes(result, index):
 @pytest.mark.parametrize("index", [0, 1, 2])
 def test_plot_endpoint_boundary_is_the_exact_critical_value(result, index):
     endpoint = result.plan.endpoints[index]
+    p0, alpha = endpoint.decision.p0, endpoint.decision.alpha
     ax = plot_endpoint(result, endpoint.id, ax=new_axes())
     boundary = line_with_gid(ax, "rejection-boundary")
     denominators = np.asarray(boundary.get_xdata())
     critical = np.asarray(boundary.get_ydata())
     np.testing.assert_array_equal(denominators, np.arange(result.plan.patients + 1))
     np.testing.assert_array_equal(
-        critical, critical_values(result.plan.patients, endpoint.p0, endpoint.alpha)
+        critical, critical_values(result.plan.patients, p0, alpha)
     )
     # Independently of trialsim.rules.binomial: the smallest x with P(X >= x | n, p0) <= alpha.
     for n, x in zip(denominators, critical, strict=True):
-        tail = stats.binom.sf(np.arange(n + 2) - 1, n, endpoint.p0)
-        assert x == int(np.argmax(tail <= endpoint.alpha + 1e-12)), f"n = {n}"
+        tail = stats.binom.sf(np.arange(n + 2) - 1, n, p0)
+        assert x == int(np.argmax(tail <= alpha + 1e-12)), f"n = {n}"
 
 
 def test_plot_endpoint_markers_count_every_replicate(result):

@@ -14,8 +14,8 @@ from trialsim.model.draws import draw_patients, null_response_rate
 from trialsim.model.plan import compile_plan
 from trialsim.model.simulation import simulate_worlds
 from trialsim.planning.summary import summarise
+from trialsim.rules.validation import load_scenario
 from trialsim.run.runner import run_trials
-from trialsim.scenario.load import load_scenario
 from trialsim.scenario.problems import ScenarioError
 
 from conftest import simulated_records
@@ -66,7 +66,7 @@ def within(simulated, exact, se, what):
 def test_paused_first_stage_agrees_with_simon_exact_values(tmp_path, design, p0, p1):
     loaded = load(tmp_path, simon_scenario(design, p0, p1))
     result = run_trials(loaded, replicates=REPLICATES, seed=11, jobs=2)
-    summary = summarise(result)["endpoints"]["simon"]
+    summary = summarise(result).to_dict()["endpoints"]["simon"]
     for world, rate in (("", p1), ("_null", p0)):
         exact = simon_characteristics(*design, rate)
         rejection = summary["power" if not world else "type1_error"]
@@ -106,7 +106,7 @@ def test_pause_admits_no_one_while_the_interim_is_pending(tmp_path):
 
 def test_continue_reports_the_patients_who_overrun_the_interim(tmp_path):
     loaded = load(tmp_path, simon_scenario((1, 10, 5, 29), 0.10, 0.30, during="continue"))
-    summary = summarise(run_trials(loaded, replicates=400, seed=3, jobs=1))
+    summary = summarise(run_trials(loaded, replicates=400, seed=3, jobs=1)).to_dict()
     assert summary["stages"]["first"]["alternative"]["overrun"] > 1
     assert summary["endpoints"]["simon"]["power_exact"] is None
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from trialsim.scenario.load import load_scenario
+from trialsim.rules.validation import load_scenario
 from trialsim.scenario.problems import Problem, ScenarioError
 
 from conftest import MINIMAL_YAML, SCENARIOS

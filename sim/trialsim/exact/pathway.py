@@ -16,11 +16,9 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from trialsim.model.plan import NO_CAP, EndpointPlan, StagePlan, TrialPlan
-from trialsim.rules.binomial import binomial_pmf, critical_values, log_factorials, upper_tail
-from trialsim.rules.fisher import critical_responders, rejection_given_counts
+from trialsim.rules.binomial import NEGLIGIBLE_MASS, binomial_pmf, log_factorials
 
-COMPARISON_MAX_PATIENTS = 300  # beyond this, summing Fisher's test over group sizes is too slow
-NEGLIGIBLE_MASS = 1e-11  # group-size outcomes less likely than this are left out of sums
+COMPARISON_MAX_PATIENTS = 300  # beyond this, summing a two-group test over group sizes is too slow
 
 
 @dataclass(frozen=True)
@@ -170,7 +168,7 @@ def exact_operating_characteristics(
     Examples
     --------
     >>> from trialsim.model.plan import compile_plan
-    >>> from trialsim.scenario.load import load_scenario
+    >>> from trialsim import load_scenario
     >>> plan = compile_plan(load_scenario("scenarios/vk2_d3_2005.yaml").spec)
     >>> as_written = np.array([stage.response for stage in plan.stages])
     >>> round(exact_operating_characteristics(plan, plan.endpoints[0], as_written).rejection, 3)
@@ -183,14 +181,12 @@ def exact_operating_characteristics(
     if endpoint.compares_arms:
         return _comparison_exact(plan, endpoint, response_rate)
     p_in, p_success = patient_probabilities(plan, endpoint, response_rate)
-    critical = critical_values(plan.patients, endpoint.p0, endpoint.alpha)
     counts = np.arange(plan.patients + 1)
-    reject_given_denominator = upper_tail(critical, counts, p_success)
     registered = registrations_distribution(plan)
-    rejection = 0.0
+    denominators = np.zeros(plan.patients + 1)
     for k in np.flatnonzero(registered > 0):
-        denominators = binomial_pmf(counts[: k + 1], int(k), p_in)
-        rejection += registered[k] * float(denominators @ reject_given_denominator[: k + 1])
+        denominators[: k + 1] += registered[k] * binomial_pmf(counts[: k + 1], int(k), p_in)
+    rejection = endpoint.decision.rejection_probability(denominators, (p_success,))
     mean_registered = float(registered @ counts)
     return ExactCharacteristics(
         rejection=min(rejection, 1.0),
@@ -214,7 +210,6 @@ def _monitored_exact(
     interim = stage.interim
     if (
         interim is None
-        or endpoint.final_min is None
         or endpoint.stages[0] not in {arm.first_stage for arm in plan.arms}
         or not interim.pause
         or not plan.cutoff_is_complete
@@ -236,11 +231,11 @@ def _monitored_exact(
 def _comparison_exact(
     plan: TrialPlan, endpoint: EndpointPlan, response_rate: np.ndarray
 ) -> ExactCharacteristics | None:
-    """Exact values of a two-group (Fisher) comparison.
+    """Exact values of a two-group comparison.
 
     Each registered patient independently lands in the experimental
-    denominator, the control denominator, or neither; the test's rejection
-    probability is summed over the resulting group sizes.
+    denominator, the control denominator, or neither; the decision sums its
+    rejection probability over the resulting group sizes.
     """
     if plan.patients > COMPARISON_MAX_PATIENTS:
         return None
@@ -257,18 +252,8 @@ def _comparison_exact(
                 np.arange(k - a + 1), int(k - a), control_given_not_experimental
             )
             size_mass[a, : k - a + 1] += registered[k] * experimental_sizes[a] * control_sizes
-    responder_pmfs = {}
-    for size in range(plan.patients + 1):
-        for rate in (experimental_rate, control_rate):
-            responder_pmfs[size, rate] = binomial_pmf(np.arange(size + 1), size, rate)
-    rejection = sum(
-        size_mass[a, b]
-        * rejection_given_counts(
-            critical_responders(int(a), int(b), endpoint.alpha),
-            responder_pmfs[a, experimental_rate],
-            responder_pmfs[b, control_rate],
-        )
-        for a, b in zip(*np.nonzero(size_mass > NEGLIGIBLE_MASS), strict=True)
+    rejection = endpoint.decision.rejection_probability(
+        size_mass, (experimental_rate, control_rate)
     )
     mean_registered = float(registered @ np.arange(plan.patients + 1))
     return ExactCharacteristics(

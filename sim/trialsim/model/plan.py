@@ -11,17 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trialsim.rules.table import BoundaryTable, Look
-from trialsim.scenario.load import first_stages, null_response_of
-from trialsim.scenario.schema import (
-    BayesRule,
-    BetaPrior,
-    Endpoint,
-    ExactBinomialRule,
-    FisherRule,
-    Scenario,
-    SimonRule,
-)
+from trialsim.rules.base import Decision, Rule
+from trialsim.rules.registry import rule_for
+from trialsim.rules.table import BoundaryTable
+from trialsim.rules.validation import null_response_of
+from trialsim.scenario.checks import first_stages
+from trialsim.scenario.schema import BetaPrior, Endpoint, Scenario
 
 WEEKS_PER_MONTH = 365.25 / 12 / 7
 NO_STAGE = -1
@@ -97,32 +92,30 @@ class ArmPlan:
 class EndpointPlan:
     """An endpoint: responders in any of ``stages`` over the first stage's denominator.
 
-    A ``fisher`` endpoint compares that group with the control group counted
-    the same way on ``control_stages``; its ``p0`` is NaN.
+    ``decision`` is its compiled rule, which says from the counts whether H0
+    is rejected. An endpoint with ``control_stages`` compares that group with
+    the control group counted the same way on them.
     """
 
     id: str
     stages: tuple[int, ...]
     population_entered: bool
-    p0: float
-    alpha: float
-    test: str = "exact_binomial"
-    final_min: int | None = None
+    decision: Decision
     control_stages: tuple[int, ...] = ()
 
     @property
     def compares_arms(self) -> bool:
-        """Whether the endpoint is a two-group (``fisher``) comparison."""
+        """Whether the endpoint is a two-group comparison (it has a control group)."""
         return bool(self.control_stages)
 
     @property
     def monitored(self) -> bool:
-        """Whether the endpoint's stage has interim looks (``simon`` or ``bayes``).
+        """Whether the endpoint's decision has looks that govern its stage.
 
-        Such an endpoint rejects H0 with at least ``final_min`` responders,
-        unless a look stopped the stage.
+        Then a look may stop the stage, and the endpoint's ``stopped_early``
+        is the stage's.
         """
-        return self.final_min is not None
+        return self.decision.table is not None
 
 
 @dataclass(frozen=True)
@@ -195,8 +188,16 @@ def compile_plan(spec: Scenario) -> TrialPlan:
     weights = np.array([g.weight for g in groups] or [1.0])
     index = {stage.id: i for i, stage in enumerate(spec.stages)}
     event_names = tuple(dict.fromkeys(e.name for s in spec.stages for e in s.adverse_events))
-    stages = tuple(_stage_plan(spec, i, names, index, event_names) for i in range(len(spec.stages)))
-    endpoints = tuple(_endpoint_plan(endpoint, index) for endpoint in spec.endpoints)
+    rules = [rule_for(endpoint.rule) for endpoint in spec.endpoints]
+    endpoints = tuple(
+        _endpoint_plan(endpoint, rule.compile(), index)
+        for endpoint, rule in zip(spec.endpoints, rules, strict=True)
+    )
+    interims = _interims(rules, endpoints)
+    stages = tuple(
+        _stage_plan(spec, i, names, index, event_names, interims.get(i))
+        for i in range(len(spec.stages))
+    )
     ratios = [arm.ratio for arm in spec.arms] if spec.arms else [1]
     arm_ids = [arm.id for arm in spec.arms] if spec.arms else [spec.stages[0].id]
     arms = tuple(
@@ -222,18 +223,24 @@ def compile_plan(spec: Scenario) -> TrialPlan:
     )
 
 
-def _endpoint_plan(endpoint: Endpoint, index: dict[str, int]) -> EndpointPlan:
-    rule = endpoint.rule
+def _endpoint_plan(endpoint: Endpoint, decision: Decision, index: dict[str, int]) -> EndpointPlan:
     return EndpointPlan(
         id=endpoint.id,
         stages=tuple(index[s] for s in endpoint.stage_ids),
         population_entered=endpoint.population == "entered",
-        p0=math.nan if isinstance(rule, FisherRule) else rule.p0,
-        alpha=rule.alpha if isinstance(rule, ExactBinomialRule | FisherRule) else math.nan,
-        test=rule.test,
-        final_min=_monitoring_of(rule)[1] if isinstance(rule, SimonRule | BayesRule) else None,
+        decision=decision,
         control_stages=tuple(index[s] for s in endpoint.versus or []),
     )
+
+
+def _interims(rules: list[Rule], endpoints: tuple[EndpointPlan, ...]) -> dict[int, InterimPlan]:
+    """The monitoring of each stage whose looks an endpoint's decision governs."""
+    interims: dict[int, InterimPlan] = {}
+    for rule, endpoint in zip(rules, endpoints, strict=True):
+        table = endpoint.decision.table
+        if table is not None:
+            interims.setdefault(endpoint.stages[0], InterimPlan(table, rule.pause))
+    return interims
 
 
 def _stage_plan(
@@ -242,6 +249,7 @@ def _stage_plan(
     names: tuple[str, ...],
     index: dict[str, int],
     event_names: tuple[str, ...],
+    interim: InterimPlan | None,
 ) -> StagePlan:
     stage = spec.stages[i]
     prior: tuple[float, float] | None = None
@@ -266,7 +274,7 @@ def _stage_plan(
         next_stage=index[stage.next_on_failure] if stage.next_on_failure else NO_STAGE,
         entry=stage.entry,
         max_entries=stage.max_entries or NO_CAP,
-        interim=_interim_of(spec, stage.id),
+        interim=interim,
         adverse_events=tuple(
             AdverseEventPlan(
                 name_index=event_names.index(e.name),
@@ -275,28 +283,4 @@ def _stage_plan(
             )
             for e in stage.adverse_events
         ),
-    )
-
-
-def _interim_of(spec: Scenario, stage_id: str) -> InterimPlan | None:
-    for endpoint in spec.endpoints:
-        rule = endpoint.rule
-        if isinstance(rule, SimonRule | BayesRule) and endpoint.stage == stage_id:
-            looks, final_min = _monitoring_of(rule)
-            table = BoundaryTable(
-                tuple(Look(n, None if most < 0 else most) for n, most in looks), rule.n, final_min
-            )
-            return InterimPlan(table, rule.during_interim == "pause")
-    return None
-
-
-def _monitoring_of(rule: SimonRule | BayesRule) -> tuple[tuple[tuple[int, int], ...], int]:
-    """The looks and final minimum responders of a monitoring rule."""
-    if isinstance(rule, SimonRule):
-        return ((rule.n1, rule.r1),), rule.r + 1
-    from trialsim.rules.bayes import futility_boundaries
-
-    prior = (rule.prior[0], rule.prior[1])
-    return futility_boundaries(
-        rule.p0, prior, rule.success, rule.n, rule.looks, rule.futility, rule.futility_below
     )

@@ -8,74 +8,70 @@ draws on it and returns it, so figures can be composed freely::
     plot_duration(result, ax=axes[0])
     plot_enrollment(result, ax=axes[1])
 
-Without ``ax`` a new :class:`matplotlib.figure.Figure` is made (reach it as
-``ax.figure``); pyplot is never used, so no display or backend is needed.
-matplotlib is imported inside the functions only: importing this module does
-not import matplotlib.
+Without ``ax`` a new pyplot figure is made (reach it as ``ax.figure``), so
+notebooks show it; figures drawn to files use no pyplot. matplotlib is
+imported inside the functions only: importing this module does not import
+matplotlib. This module draws the run-level figures (duration, enrollment)
+and all of a run's figures as PNG files; the endpoint figures are in
+:mod:`trialsim.report.endpoint_plots` and the drawing surface in
+:mod:`trialsim.report.canvas`, whose public names are importable from here too.
 """
 
 from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trialsim.model.plan import WEEKS_PER_MONTH, EndpointPlan
-from trialsim.rules.binomial import critical_values
+from trialsim.model.plan import WEEKS_PER_MONTH
+from trialsim.report.canvas import (
+    ALTERNATIVE_COLOUR,
+    BAND_QUANTILES,
+    DPI,
+    LARGEST_MARKER_AREA,
+    LEGEND_HEADROOM,
+    MAX_GRID_WEEKS,
+    NULL_COLOUR,
+    figure_png,
+    new_axes,
+    new_figure,
+)
+from trialsim.report.endpoint_plots import plot_comparison, plot_endpoint, rejection_boundary
 from trialsim.run.backends import fork_context, leave_interrupts_to_parent
 from trialsim.run.histogram import Histogram
-from trialsim.run.records import ALTERNATIVE, NULL
-from trialsim.run.tally import DIFFERENCE_CODES, registration_positions
+from trialsim.run.records import ALTERNATIVE
+from trialsim.run.tally import registration_positions
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
     from trialsim.run.runner import SimulationResult
 
-DPI = 110
-ALTERNATIVE_COLOUR = "#1f77b4"
-NULL_COLOUR = "#e07b00"
-BAND_QUANTILES = (0.05, 0.50, 0.95)
-LARGEST_MARKER_AREA = 160.0  # points², for the most frequent (denominator, responders) pair
-WORLD_IDS = (ALTERNATIVE, NULL)
-MAX_GRID_WEEKS = 2000  # points of the registration curve, at most
-LEGEND_HEADROOM = 1.45  # y-axis stretch that keeps the legend clear of the data
-MARGINS_INCHES = {"left": 0.75, "right": 0.2, "bottom": 0.6, "top": 0.4}
-
-
-def _new_figure(width: float, height: float, shown: bool = False) -> Figure:
-    """A figure with room for one axes, with fixed margins in inches.
-
-    Fixed margins instead of a layout engine: drawing is about three times
-    faster, and every figure of a run has the same plot area. A ``shown``
-    figure is made by pyplot, so that Jupyter and ``plt.show()`` display it;
-    the others are drawn straight to files.
-    """
-    if shown:
-        import matplotlib.pyplot as plt
-
-        figure = plt.figure(figsize=(width, height))
-    else:
-        from matplotlib.figure import Figure
-
-        figure = Figure(figsize=(width, height))
-    figure.subplots_adjust(
-        left=MARGINS_INCHES["left"] / width,
-        right=1 - MARGINS_INCHES["right"] / width,
-        bottom=MARGINS_INCHES["bottom"] / height,
-        top=1 - MARGINS_INCHES["top"] / height,
-    )
-    return figure
-
-
-def new_axes(ax: Axes | None) -> Axes:
-    """``ax`` itself, or the axes of a new pyplot figure (shown by Jupyter and ``plt.show``)."""
-    return ax if ax is not None else _new_figure(6.4, 4.0, shown=True).add_subplot()
+__all__ = [
+    "ALTERNATIVE_COLOUR",
+    "DPI",
+    "LARGEST_MARKER_AREA",
+    "LEGEND_HEADROOM",
+    "NULL_COLOUR",
+    "BackgroundFigures",
+    "all_figures",
+    "draw_figures",
+    "figure_names",
+    "figure_png",
+    "histogram_edges",
+    "new_axes",
+    "percent_per_bin_of",
+    "plot_comparison",
+    "plot_duration",
+    "plot_endpoint",
+    "plot_enrollment",
+    "registration_count_quantiles",
+    "rejection_boundary",
+]
 
 
 def plot_duration(result: SimulationResult, ax: Axes | None = None) -> Axes:
@@ -268,248 +264,6 @@ def plot_enrollment(result: SimulationResult, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def _endpoint_plan(result: SimulationResult, endpoint_id: str) -> EndpointPlan:
-    for endpoint in result.plan.endpoints:
-        if endpoint.id == endpoint_id:
-            return endpoint
-    known = ", ".join(e.id for e in result.plan.endpoints)
-    raise KeyError(f"no endpoint {endpoint_id!r}; the scenario has: {known}")
-
-
-def rejection_boundary(result: SimulationResult, endpoint: EndpointPlan) -> np.ndarray:
-    """Smallest responder count that rejects H0, for each denominator 0..patients."""
-    if endpoint.final_min is None:
-        return critical_values(result.plan.patients, endpoint.p0, endpoint.alpha)
-    return np.full(result.plan.patients + 1, endpoint.final_min)
-
-
-def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = None) -> Axes:
-    """Responders against denominator in every replicate, with the rejection boundary.
-
-    Each marker is one (denominator, responders) pair; its area is proportional
-    to the number of replicates that ended there. Alternative-world markers sit
-    just left of the integer denominator, null-world markers just right. The
-    black step line is the exact critical value for each denominator: a
-    replicate on or above it rejects H0.
-
-    Parameters
-    ----------
-    result : SimulationResult
-        From :func:`trialsim.run.runner.run_trials`.
-    endpoint_id : str
-        An endpoint ``id`` of the scenario.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure is made when omitted.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        x: denominator (patients); y: responders (patients). The boundary line has
-        gid ``"rejection-boundary"`` and y-values
-        ``critical_values(plan.patients, p0, alpha)`` at x = 0, 1, ..., patients.
-
-    A two-group (``fisher``) endpoint is drawn by :func:`plot_comparison`.
-
-    Raises
-    ------
-    KeyError
-        When the scenario has no endpoint ``endpoint_id``.
-
-    Examples
-    --------
-    >>> from trialsim import load_scenario, run_trials
-    >>> result = run_trials(load_scenario("scenarios/vk2_d3_2005.yaml"), 200, seed=1, jobs=1)
-    >>> plot_endpoint(result, "vk2_response").get_title()
-    'vk2_response: simulated power 0.635 ± 0.034 (200 trials; marker area ∝ trials)'
-    """
-    from matplotlib.ticker import MaxNLocator
-
-    ax = new_axes(ax)
-    endpoint = _endpoint_plan(result, endpoint_id)
-    if endpoint.compares_arms:
-        return plot_comparison(result, endpoint_id, ax)
-    prefix = f"endpoint.{endpoint.id}."
-    pairs = {world: result.world(world).endpoint_pairs[endpoint.id].items() for world in WORLD_IDS}
-    most_frequent = max(int(counts.max()) for _, counts in pairs.values())
-    replicates = result.replicates
-    rejection_rate = {world: result.mean(world, prefix + "reject") for world in WORLD_IDS}
-    for world, name, colour, shift in (
-        (ALTERNATIVE, "alternative world", ALTERNATIVE_COLOUR, -0.17),
-        (NULL, "null world", NULL_COLOUR, 0.17),
-    ):
-        points, counts = pairs[world]
-        ax.scatter(
-            points[:, 0] + shift,
-            points[:, 1],
-            s=np.maximum(LARGEST_MARKER_AREA * counts / most_frequent, 3.0),
-            color=colour,
-            alpha=0.75,
-            edgecolors="none",
-            label=f"{name}: rejects in {rejection_rate[world]:.3f}",
-            gid=f"{name} pairs",
-        )
-
-    denominators = np.arange(result.plan.patients + 1)
-    critical = rejection_boundary(result, endpoint)
-    observed = np.concatenate([points[:, 0] for points, _ in pairs.values()])
-    left, right = float(observed.min()) - 1.0, float(observed.max()) + 1.0
-    shown = (denominators >= left) & (denominators <= right)
-    highest = max(
-        float(np.concatenate([points[:, 1] for points, _ in pairs.values()]).max()),
-        float(critical[shown].max()),
-    )
-    top = (highest + 1.0) * LEGEND_HEADROOM
-    ax.fill_between(
-        denominators,
-        critical,
-        top + 1.0,
-        step="mid",
-        color="0.5",
-        alpha=0.12,
-        linewidth=0,
-        label="reject H0 (on or above the line)",
-    )
-    ax.plot(
-        denominators,
-        critical,
-        drawstyle="steps-mid",
-        color="black",
-        linewidth=1.4,
-        label=(
-            f"exact critical value (p0 = {endpoint.p0:g}, α = {endpoint.alpha:g})"
-            if endpoint.final_min is None
-            else f"{endpoint.test}: reject with at least {endpoint.final_min} responders "
-            "(unless stopped)"
-        ),
-        gid="rejection-boundary",
-    )
-
-    stages = " + ".join(result.plan.stages[s].id for s in endpoint.stages)
-    first_stage = result.plan.stages[endpoint.stages[0]].id
-    counted = "entered" if endpoint.population_entered else "evaluable"
-    ax.set_xlabel(f"denominator: patients {counted} in stage {first_stage}")
-    ax.set_ylabel(f"responders in {stages} (patients)")
-    ax.set_xlim(left, right)
-    ax.set_ylim(-0.7, top)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    power = rejection_rate[ALTERNATIVE]
-    power_se = math.sqrt(power * (1 - power) / replicates)
-    ax.set_title(
-        f"{endpoint.id}: simulated power {power:.3f} ± {power_se:.3f} "
-        f"({replicates} trials; marker area ∝ trials)",
-        fontsize="medium",
-    )
-    ax.legend(loc="upper left", fontsize="small", frameon=False, markerscale=0.6)
-    return ax
-
-
-def plot_comparison(result: SimulationResult, endpoint_id: str, ax: Axes | None = None) -> Axes:
-    """Observed difference in response rates of a two-group endpoint, per world.
-
-    One histogram per world of the experimental minus the control response
-    proportion across replicates (replicates with an empty group left out);
-    the darker part of each bar is the replicates in which Fisher's test rejected.
-
-    Parameters
-    ----------
-    result : SimulationResult
-    endpoint_id : str
-        The ``id`` of an endpoint with a ``fisher`` rule.
-    ax : matplotlib.axes.Axes, optional
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        x: difference in response proportions; y: percent of simulated trials per bin.
-
-    Examples
-    --------
-    >>> from trialsim import load_scenario, run_trials
-    >>> scenario = load_scenario("scenarios/randomised_upfront_d3.yaml")
-    >>> result = run_trials(scenario, 200, seed=1, jobs=1)
-    >>> plot_comparison(result, "d3_upfront").get_xlabel().splitlines()[0]
-    'difference in response proportion'
-    """
-    ax = new_axes(ax)
-    endpoint = _endpoint_plan(result, endpoint_id)
-    bins = np.linspace(-1.0, 1.0, 81).tolist()
-    rates = []
-    spread = [0.0, 0.0]
-    for world, name, colour in (
-        (ALTERNATIVE, "alternative world", ALTERNATIVE_COLOUR),
-        (NULL, "null world", NULL_COLOUR),
-    ):
-        cells, counts = result.world(world).endpoint_pairs[endpoint.id].items()
-        difference = cells[:, 0] / DIFFERENCE_CODES
-        rejected = cells[:, 1] > 0
-        weight = 100.0 * counts / result.replicates
-        rate = result.mean(world, f"endpoint.{endpoint.id}.reject")
-        ax.hist(difference, bins=bins, weights=weight, color=colour, alpha=0.35, label=name)
-        ax.hist(
-            difference[rejected],
-            bins=bins,
-            weights=weight[rejected],
-            color=colour,
-            alpha=0.9,
-            label=f"{name}: rejects in {rate:.3f}",
-        )
-        rates.append(rate)
-        if difference.size:
-            spread = [min(spread[0], difference.min()), max(spread[1], difference.max())]
-    stages = " + ".join(result.plan.stages[s].id for s in endpoint.stages)
-    control = " + ".join(result.plan.stages[s].id for s in endpoint.control_stages)
-    ax.set_xlabel(f"difference in response proportion\n{stages} − {control}", fontsize="small")
-    ax.set_ylabel("simulated trials (%)")
-    ax.set_xlim(max(spread[0] - 0.05, -1.0), min(spread[1] + 0.05, 1.0))
-    ax.set_ylim(top=ax.get_ylim()[1] * LEGEND_HEADROOM)
-    power_se = math.sqrt(rates[0] * (1 - rates[0]) / result.replicates)
-    ax.set_title(
-        f"{endpoint.id}: Fisher α = {endpoint.alpha:g}, simulated power {rates[0]:.3f} "
-        f"± {power_se:.3f}",
-        fontsize="medium",
-    )
-    ax.legend(loc="upper left", fontsize="small", frameon=False)
-    return ax
-
-
-def figure_png(
-    plot: Callable[..., Axes],
-    *args: Any,
-    width: float = 6.4,
-    height: float = 4.0,
-    dpi: int = DPI,
-    **kwargs: Any,
-) -> bytes:
-    """Draw one plot on a new figure and return it as PNG.
-
-    Parameters
-    ----------
-    plot : callable
-        A plotting function of this module (anything that accepts ``ax=``).
-    *args, **kwargs
-        Passed to ``plot``.
-    width, height : float
-        Figure size in inches.
-    dpi : int
-        Resolution in dots per inch.
-
-    Returns
-    -------
-    bytes
-        The PNG file.
-
-    Examples
-    --------
-    >>> png = figure_png(plot_duration, result)  # doctest: +SKIP
-    """
-    figure = _new_figure(width, height)
-    plot(*args, ax=figure.add_subplot(), **kwargs)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
-
-
 def figure_names(result: SimulationResult) -> list[str]:
     """File names of a run's figures: duration, enrollment, then one per endpoint."""
     return [
@@ -551,7 +305,7 @@ def all_figures(result: SimulationResult) -> dict[str, bytes]:
 
 def _warm_up() -> None:
     """Import matplotlib and load fonts, so the first real figure starts at once."""
-    figure = _new_figure(2.0, 2.0)
+    figure = new_figure(2.0, 2.0)
     figure.text(0.5, 0.5, "0")
     figure.savefig(io.BytesIO(), format="png", dpi=20)
 

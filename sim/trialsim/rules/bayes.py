@@ -1,4 +1,4 @@
-"""Decision tables of Bayesian monitoring rules (Beta prior, binomial data).
+"""The ``bayes`` rule: Bayesian monitoring (Beta prior, binomial data) and its decision table.
 
 A rule is turned into plain counts once per run: the fewest responders of
 ``n`` that give final success, and at each look the most responders at which
@@ -9,7 +9,15 @@ for the predictive probability of final success.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
+
+from trialsim.rules.common_checks import monitored_stage_problems, no_control_group
+from trialsim.rules.table import BoundaryTable, Look
+from trialsim.scenario.checks import Locator
+from trialsim.scenario.problems import Problem
+from trialsim.scenario.schema import BayesRule, Scenario
 
 
 def posterior_above(
@@ -81,3 +89,72 @@ def futility_boundaries(
         futile = np.flatnonzero(probability < below)
         boundaries.append((seen, int(futile.max()) if futile.size else -1))
     return tuple(boundaries), final_min
+
+
+class BayesMonitoring:
+    """``test: bayes``: futility looks and a final posterior test, compiled to counts.
+
+    Examples
+    --------
+    >>> spec = BayesRule(test="bayes", p0=0.1, n=29, looks=[10], futility_below=0.1)
+    >>> print(BayesMonitoring(spec).describe())
+    Bayesian monitoring, Beta(1, 1) prior, success if P(p > 0.1 | data) >= 0.95, futility \
+by the predictive probability of success < 0.1: stop the stage if at most 0 of the first 10 \
+evaluable patients respond; reject H0 if at least 6 of 29 respond
+    """
+
+    monitors_stage: ClassVar[bool] = True
+
+    def __init__(self, spec: BayesRule):
+        self.spec = spec
+
+    @property
+    def null_rate(self) -> float:
+        """``p0``."""
+        return self.spec.p0
+
+    @property
+    def alpha(self) -> None:
+        """None: the type I error follows from the posterior threshold."""
+        return None
+
+    @property
+    def pause(self) -> bool:
+        """``during_interim: pause``."""
+        return self.spec.during_interim == "pause"
+
+    def check(self, spec: Scenario, index: int, at: Locator) -> list[Problem]:
+        """One stage, evaluable patients, no `versus`."""
+        return monitored_stage_problems(spec, index, at, "bayes") + no_control_group(
+            spec, index, at
+        )
+
+    def compile(self) -> BoundaryTable:
+        """The counts at which each look stops for futility, and the final minimum."""
+        rule = self.spec
+        looks, final_min = futility_boundaries(
+            rule.p0,
+            (rule.prior[0], rule.prior[1]),
+            rule.success,
+            rule.n,
+            rule.looks,
+            rule.futility,
+            rule.futility_below,
+        )
+        return BoundaryTable(
+            tuple(Look(n, None if most < 0 else most) for n, most in looks), rule.n, final_min
+        )
+
+    def describe(self) -> str:
+        """The rule's parameters and its table in words."""
+        rule = self.spec
+        futility = (
+            "the posterior P(p > p0 | data)"
+            if rule.futility == "posterior"
+            else "the predictive probability of success"
+        )
+        return (
+            f"Bayesian monitoring, Beta({rule.prior[0]:g}, {rule.prior[1]:g}) prior, success if "
+            f"P(p > {rule.p0:g} | data) >= {rule.success:g}, futility by {futility} "
+            f"< {rule.futility_below:g}: " + self.compile().describe()
+        )

@@ -15,6 +15,7 @@ BLOCK_CELLS = 2_000_000
 # Tails are sums of rounded terms: a tail equal to alpha (e.g. n = 1, p0 = alpha)
 # must still reject.
 RELATIVE_TOLERANCE = 1e-12
+NEGLIGIBLE_MASS = 1e-11  # outcomes less likely than this are left out of exact sums
 
 
 def log_factorials(n_max: int) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from trialsim.rules.binomial import binomial_pmf
+from trialsim.rules.counts import GroupCounts
 
 LookDecision = Literal["continue", "futility", "efficacy"]
 
@@ -38,6 +39,18 @@ class Look:
     n: int
     futility_max: int | None = None
     efficacy_min: int | None = None
+
+    def describe(self) -> str:
+        """The look in words, e.g. 'stop the stage if at most 1 of the first 10 ... respond'."""
+        first = f"the first {self.n} evaluable patients"
+        stops = []
+        if self.futility_max is not None:
+            stops.append(f"stop the stage if at most {self.futility_max} of {first} respond")
+        if self.efficacy_min is not None:
+            stops.append(
+                f"stop the stage and reject H0 if at least {self.efficacy_min} of {first} respond"
+            )
+        return "; ".join(stops) or f"look at {first} without stopping"
 
     def decision(self, responders: int) -> LookDecision:
         """What the look decides with ``responders`` of its ``n`` patients."""
@@ -99,6 +112,42 @@ class BoundaryTable:
     looks: tuple[Look, ...]
     n: int
     final_min: int
+
+    @property
+    def table(self) -> BoundaryTable:
+        """The table itself: its looks govern the endpoint's stage."""
+        return self
+
+    def rejects(self, counts: GroupCounts) -> np.ndarray:
+        """Reject H0 when a look stopped for efficacy, or, not stopped, with ``final_min``."""
+        return counts.stopped_for_efficacy | (
+            ~counts.stopped & (counts.responders >= self.final_min)
+        )
+
+    def rejection_probability(self, sizes: np.ndarray, rates: tuple[float, ...]) -> float:
+        """P(reject H0) at ``rates[0]``; the stage runs to ``n`` evaluable, whatever ``sizes``."""
+        return self.characteristics(rates[0]).rejection
+
+    def boundary(self, max_denominator: int) -> np.ndarray:
+        """``final_min`` at every denominator 0..max_denominator (unless a look stopped)."""
+        return np.full(max_denominator + 1, self.final_min)
+
+    def boundary_label(self) -> str:
+        """Legend of the final boundary."""
+        return f"reject with at least {self.final_min} responders (unless stopped)"
+
+    def describe(self) -> str:
+        """The looks and the final analysis in words.
+
+        Examples
+        --------
+        >>> print(BoundaryTable((Look(10, futility_max=1),), n=29, final_min=6).describe())
+        stop the stage if at most 1 of the first 10 evaluable patients respond; \
+reject H0 if at least 6 of 29 respond
+        """
+        words = [look.describe() for look in self.looks]
+        words.append(f"reject H0 if at least {self.final_min} of {self.n} respond")
+        return "; ".join(words)
 
     def characteristics(self, rate: float) -> TableCharacteristics:
         """Exact characteristics when each evaluable patient responds with ``rate``."""

@@ -13,10 +13,10 @@ import numpy as np
 
 from trialsim.exact.pathway import patient_probabilities
 from trialsim.model.draws import ChunkDraws, PatientDraws
+from trialsim.model.outcome import OutcomeBatch, TrialOutcome
 from trialsim.model.plan import EndpointPlan, TrialPlan
-from trialsim.model.simulation import OutcomeBatch, TrialOutcome
-from trialsim.rules.binomial import clopper_pearson_covers, clopper_pearson_table, critical_values
-from trialsim.rules.fisher import fisher_rejects
+from trialsim.rules.binomial import clopper_pearson_covers, clopper_pearson_table
+from trialsim.rules.counts import GroupCounts
 
 ALTERNATIVE = 0
 NULL = 1
@@ -109,12 +109,6 @@ class RecordMaker:
     def __init__(self, plan: TrialPlan):
         self.plan = plan
         self.layout = RecordLayout.for_plan(plan)
-        self.critical = [
-            critical_values(plan.patients, e.p0, e.alpha)
-            if not (e.monitored or e.compares_arms)
-            else None
-            for e in plan.endpoints
-        ]
         self.has_prior = any(stage.response_prior is not None for stage in plan.stages)
         self._fixed_true_rates: dict[int, np.ndarray] = {}
 
@@ -245,7 +239,7 @@ class RecordMaker:
             denominator, responded = _group_counts(
                 endpoint.stages, endpoint.population_entered, in_data, evaluable, responders
             )
-            stopped = np.zeros(count, dtype=bool)
+            counts = GroupCounts(responded, denominator, *_stops(endpoint, outcomes, count))
             extra: list[np.ndarray] = []
             if endpoint.compares_arms:
                 control_denominator, control_responded = _group_counts(
@@ -255,8 +249,10 @@ class RecordMaker:
                     evaluable,
                     responders,
                 )
-                reject = fisher_rejects(
-                    responded, denominator, control_responded, control_denominator, endpoint.alpha
+                counts = replace(
+                    counts,
+                    control_responders=control_responded,
+                    control_denominator=control_denominator,
                 )
                 extra = [control_denominator, control_responded]
                 with np.errstate(invalid="ignore", divide="ignore"):
@@ -266,22 +262,15 @@ class RecordMaker:
                         np.nan,
                     )
                 covered = np.full(count, np.nan)
-            elif endpoint.final_min is None:
-                table = self.critical[e]
-                assert table is not None
-                reject = responded >= table[denominator]
             else:
-                stopped = outcomes.stopped_early[:, endpoint.stages[0]]
-                reject = ~stopped & (responded >= endpoint.final_min)
-            if not endpoint.compares_arms:
                 estimate, covered = _estimate_and_coverage(
                     responded, denominator, true_rates[:, e], plan.patients
                 )
             columns += [
                 denominator,
                 responded,
-                reject,
-                stopped,
+                endpoint.decision.rejects(counts),
+                counts.stopped,
                 true_rates[:, e],
                 estimate,
                 estimate - true_rates[:, e],
@@ -289,6 +278,20 @@ class RecordMaker:
                 *extra,
             ]
         return np.column_stack(columns).astype(float)
+
+
+def _stops(
+    endpoint: EndpointPlan, outcomes: OutcomeBatch, count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the endpoint's own looks stopped its stage, and whether for efficacy.
+
+    Both all False for an endpoint without looks, even when another endpoint's
+    looks govern the stage.
+    """
+    if not endpoint.monitored:
+        return np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)
+    stage = endpoint.stages[0]
+    return outcomes.stopped_early[:, stage], outcomes.stopped_for_efficacy[:, stage]
 
 
 def _estimate_and_coverage(
