@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -59,20 +60,41 @@ def test_futility_boundaries_are_the_largest_futile_counts():
         assert np.all(futile[: stop_at_most + 1]) and not np.any(futile[stop_at_most + 1 :])
 
 
+class Enumerated(NamedTuple):
+    reject: float
+    futility: float
+    efficacy: float
+    expected_n: float
+
+    @property
+    def stop(self) -> float:
+        return self.futility + self.efficacy
+
+
 def brute_force(looks, n, final_min, p):
-    """Enumerate every response sequence of n patients."""
-    reject = stop = expected = 0.0
+    """Enumerate every response sequence of n patients.
+
+    ``looks`` holds (count, stop_at_most) or (count, stop_at_most, efficacy_min)
+    tuples; -1 and None mean never.
+    """
+    reject = futility = efficacy = expected = 0.0
     for outcome in itertools.product((0, 1), repeat=n):
         probability = p ** sum(outcome) * (1 - p) ** (n - sum(outcome))
-        for count, stop_at_most in looks:
+        for count, stop_at_most, *rest in looks:
+            efficacy_min = rest[0] if rest else None
             if sum(outcome[:count]) <= stop_at_most:
-                stop += probability
+                futility += probability
+                expected += probability * count
+                break
+            if efficacy_min is not None and sum(outcome[:count]) >= efficacy_min:
+                efficacy += probability
+                reject += probability
                 expected += probability * count
                 break
         else:
             expected += probability * n
             reject += probability * (sum(outcome) >= final_min)
-    return reject, stop, expected
+    return Enumerated(reject, futility, efficacy, expected)
 
 
 def sequential_characteristics(looks, n, final_min, rate):
@@ -87,10 +109,10 @@ def sequential_characteristics(looks, n, final_min, rate):
 def test_sequential_characteristics_match_enumeration(p):
     looks, n, final_min = ((3, 0), (7, 1), (10, 3)), 13, 5
     got = sequential_characteristics(looks, n, final_min, p)
-    reject, stop, expected = brute_force(looks, n, final_min, p)
-    assert got.rejection == pytest.approx(reject, rel=1e-10)
-    assert got.early_termination == pytest.approx(stop, rel=1e-10)
-    assert got.expected_n == pytest.approx(expected, rel=1e-10)
+    want = brute_force(looks, n, final_min, p)
+    assert got.rejection == pytest.approx(want.reject, rel=1e-10)
+    assert got.early_termination == pytest.approx(want.stop, rel=1e-10)
+    assert got.expected_n == pytest.approx(want.expected_n, rel=1e-10)
 
 
 def bayes_scenario(looks, futility="predictive", during="pause"):
