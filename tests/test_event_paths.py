@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from trialsim.model.chunk import simulate_chunk_worlds
 from trialsim.model.draws import draw_chunk, draw_patients, null_response_rate
+from trialsim.model.outcome import TrialOutcome
 from trialsim.model.plan import compile_plan
-from trialsim.model.simulation import TrialOutcome, simulate_chunk_worlds, simulate_worlds
+from trialsim.model.simulation import simulate_worlds
+from trialsim.rules.validation import load_scenario
 from trialsim.run.runner import trace_replicate
-from trialsim.scenario.load import load_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
 FIELDS = ("entry_week", "exit_week", "responded", "off_week", "turned_away")

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from trialsim.model.draws import draw_patients, null_response_rate
 from trialsim.model.plan import NO_STAGE, compile_plan
 from trialsim.model.simulation import simulate_trial
+from trialsim.rules.validation import load_scenario, validate_scenario
 from trialsim.run.records import ALTERNATIVE, NULL, RecordLayout, RecordMaker
 from trialsim.run.runner import CHUNK_REPLICATES, run_trials, simulate_chunk
 from trialsim.run.tally import tally_npz
-from trialsim.scenario.load import load_scenario, validate_data
 from trialsim.scenario.yaml_source import YamlDocument
 
 from conftest import SHIPPED_2005
@@ -467,7 +467,7 @@ def scenarios(draw):
 @given(scenarios())
 def test_invariants_hold_for_generated_scenarios(generated):
     scenario, seed = generated
-    spec = validate_data(YamlDocument(scenario, {}), "generated.yaml")
+    spec = validate_scenario(YamlDocument(scenario, {}), "generated.yaml")
     plan = compile_plan(spec)
     assert math.isclose(plan.subgroup_cumulative[-1], 1.0)
     for draws, _, outcome, record in trials(plan, seeds=(seed,), replicates=3):

@@ -238,7 +238,7 @@ def draw_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> ChunkDraws:
     for s, stage in enumerate(plan.stages):
         u_dropout, u_not_evaluable, u_response, u_entry = (block[:, row + k] for k in range(4))
         row += 4
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", over="ignore"):  # (near) no dropout: week inf
             dropout_week = -np.log1p(-u_dropout) / stage.dropout_per_week
         leave = np.minimum(dropout_week, stage.weeks)
         cause[:, s] = np.where(dropout_week < stage.weeks, DROPPED_OUT, ASSESSED)
