@@ -325,7 +325,7 @@ def within(simulated: float, exact: float, se: float, what: str) -> None:
 
 def test_simulated_comparison_agrees_with_exact(load_dict):
     result = run_trials(load_dict(randomised()), jobs=1)
-    summary = summarise(result)
+    summary = summarise(result).to_dict()
     for endpoint_id in ("d3_effect", "overall"):
         e = summary["endpoints"][endpoint_id]
         within(e["power"], e["power_exact"], e["power_se"], f"{endpoint_id} power")

@@ -121,7 +121,7 @@ def test_run_trials_on_the_cluster_equals_a_local_run(cluster: distributed.Local
     if hasattr(local, "records"):
         assert np.array_equal(local.records, remote.records, equal_nan=True)
         assert np.array_equal(local.registration_weeks, remote.registration_weeks, equal_nan=True)
-    assert without_timing(summarise(local)) == without_timing(summarise(remote))
+    assert without_timing(summarise(local).to_dict()) == without_timing(summarise(remote).to_dict())
 
 
 def run_cli(out: Path, *extra: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]

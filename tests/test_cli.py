@@ -13,7 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from trialsim import __version__
-from trialsim.cli.app import app, design_simon, design_single, run, schema, validate
+from trialsim.cli.app import app, schema, validate
+from trialsim.cli.design import design_simon, design_single
+from trialsim.cli.run import run
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "vk2_d3_2005.yaml"

@@ -20,13 +20,20 @@ from typer.testing import CliRunner
 from trialsim.cli.app import app
 from trialsim.cli.compare import compare, default_output_folder
 from trialsim.planning.compare import compare_results
+from trialsim.planning.comparison import Comparison
 from trialsim.planning.paired import PairedRun, run_paired
 from trialsim.planning.summary import summarise
+from trialsim.planning.summary_types import Summary
 from trialsim.report.compare_html import comparison_rows, render_comparison_report
-from trialsim.report.compare_plots import comparison_figures, plot_differences, plot_rates
+from trialsim.report.compare_plots import (
+    comparison_figures,
+    plot_compared_distributions,
+    plot_compared_rates,
+    plot_paired_differences,
+)
+from trialsim.rules.validation import load_scenario
 from trialsim.run.records import ALTERNATIVE, RecordLayout
 from trialsim.run.runner import CHUNK_REPLICATES, run_trials
-from trialsim.scenario.load import load_scenario
 
 from conftest import SHIPPED_2005
 
@@ -49,18 +56,20 @@ def variant(folder: Path, name: str, *replacements: tuple[str, str]) -> Path:
     return path
 
 
-def metric_entries(comparison: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every compared metric ({values, differences}) with its dotted name."""
+def metric_entries(comparison: Comparison) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every compared metric ({values, differences}) with its dotted name, as in compare.json."""
+    document: dict[str, Any] = comparison.to_dict()
     for group in ("endpoints", "adverse_events"):
-        for name, metrics in comparison[group].items():
+        for name, metrics in document[group].items():
             for key, metric in metrics.items():
                 yield f"{group}.{name}.{key}", metric
-    for key, metric in comparison["trial"].items():
+    for key, metric in document["trial"].items():
         yield f"trial.{key}", metric
 
 
-def without_timing(summary: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in summary.items() if key != "elapsed_seconds"}
+def without_timing(summary: Summary) -> dict[str, Any]:
+    document: dict[str, Any] = summary.to_dict()
+    return {key: value for key, value in document.items() if key != "elapsed_seconds"}
 
 
 @pytest.fixture(scope="module")
@@ -90,24 +99,27 @@ def test_scenario_compared_with_itself_differs_by_exactly_zero(itself: PairedRun
     power = entries["endpoints.vk2_response.power"]["differences"][1]
     assert power["se_unpaired"] > 0.01
     assert power["exact"] == 0.0
-    assert [s["label"] for s in comparison["scenarios"]] == ["vk2-d3-2005 [1]", "vk2-d3-2005 [2]"]
+    assert [s.label for s in comparison.scenarios] == ["vk2-d3-2005 [1]", "vk2-d3-2005 [2]"]
 
 
 def test_common_random_numbers_sharpen_the_difference_and_agree_with_exact(
     better_vk2: PairedRun,
 ) -> None:
     comparison = compare_results(better_vk2)
-    power = comparison["endpoints"]["vk2_response"]["power"]
-    difference = power["differences"][1]
-    assert difference["se"] < 0.6 * difference["se_unpaired"]
-    for endpoint_id, metrics in comparison["endpoints"].items():
-        d = metrics["power"]["differences"][1]
-        exact = [v["exact"] for v in metrics["power"]["values"]]
-        assert d["exact"] == pytest.approx(exact[1] - exact[0])
-        assert abs(d["difference"] - d["exact"]) <= 4 * d["se"], endpoint_id
+    power = comparison.endpoints["vk2_response"].power
+    difference = power.differences[1]
+    assert difference is not None
+    assert difference.se < 0.6 * difference.se_unpaired
+    for endpoint_id, metrics in comparison.endpoints.items():
+        d = metrics.power.differences[1]
+        assert d is not None and d.exact is not None
+        exact = [v.exact for v in metrics.power.values]
+        assert d.exact == pytest.approx(exact[1] - exact[0])
+        assert abs(d.difference - d.exact) <= 4 * d.se, endpoint_id
     # Only the alternative world changed: the null worlds are identical replicate by replicate.
-    type1 = comparison["endpoints"]["vk2_response"]["type1_error"]["differences"][1]
-    assert (type1["difference"], type1["se"]) == (0.0, 0.0)
+    type1 = comparison.endpoints["vk2_response"].type1_error.differences[1]
+    assert type1 is not None
+    assert (type1.difference, type1.se) == (0.0, 0.0)
 
 
 def test_paired_se_is_that_of_the_per_replicate_differences(better_vk2: PairedRun) -> None:
@@ -141,7 +153,7 @@ def test_lockstep_results_do_not_depend_on_the_number_of_workers(tmp_path: Path)
         )
     for one, two in zip(serial.results, parallel.results, strict=True):
         assert without_timing(summarise(one)) == {**without_timing(summarise(two)), "jobs": 1}
-    assert json.dumps(compare_results(serial)) == json.dumps(compare_results(parallel))
+    assert compare_results(serial).to_json() == compare_results(parallel).to_json()
 
 
 def test_values_equal_the_summary_of_a_plain_run(better_vk2: PairedRun) -> None:
@@ -150,25 +162,31 @@ def test_values_equal_the_summary_of_a_plain_run(better_vk2: PairedRun) -> None:
         plain = run_trials(paired.scenario, better_vk2.replicates, better_vk2.seed, jobs=1)
         summary = summarise(plain)
         assert without_timing(summarise(paired)) == without_timing(summary)
-        for endpoint_id, endpoint in summary["endpoints"].items():
-            value = comparison["endpoints"][endpoint_id]["power"]["values"][k]
-            assert value["value"] == endpoint["power"]
-            assert value["se"] == endpoint["power_se"]
-            assert value["exact"] == endpoint["power_exact"]
-            early = comparison["endpoints"][endpoint_id]["early_stop_null"]["values"][k]
-            assert early["value"] == endpoint["early_stop_null"]
-        registered = comparison["trial"]["registered"]["values"][k]
-        assert registered["value"] == summary["enrollment"]["registered"]["mean"]
-        assert registered["p95"] == summary["enrollment"]["registered"]["p95"]
-        analysis = comparison["trial"]["analysis_week"]["values"][k]
-        assert analysis["p50"] == summary["duration_weeks"]["analysis"]["p50"]
-        events = comparison["adverse_events"]["skin rash"]
-        expected = summary["adverse_events"]["skin rash"]
-        assert events["mean_patients"]["values"][k]["value"] == expected["mean_patients"]
-        assert events["any_probability"]["values"][k]["value"] == expected["any_probability"]
-        assert comparison["scenarios"][k]["sha256"] == plain.scenario.sha256
-    assert comparison["seed"] == better_vk2.seed
-    assert comparison["replicates"] == 1000
+        for endpoint_id, endpoint in summary.endpoints.items():
+            value = comparison.endpoints[endpoint_id].power.values[k]
+            assert value is not None
+            assert value.value == endpoint.power
+            assert value.se == endpoint.power_se
+            assert value.exact == endpoint.power_exact
+            early = comparison.endpoints[endpoint_id].early_stop_null.values[k]
+            assert early is not None
+            assert early.value == endpoint.early_stop_null
+        registered = comparison.trial.registered.values[k]
+        assert registered is not None
+        assert registered.value == summary.enrollment.registered.mean
+        assert registered.p95 == summary.enrollment.registered.p95
+        analysis = comparison.trial.analysis_week.values[k]
+        assert analysis is not None
+        assert analysis.p50 == summary.duration_weeks.analysis.p50
+        events = comparison.adverse_events["skin rash"]
+        expected = summary.adverse_events["skin rash"]
+        patients, anyone = events.mean_patients.values[k], events.any_probability.values[k]
+        assert patients is not None and anyone is not None
+        assert patients.value == expected.mean_patients
+        assert anyone.value == expected.any_probability
+        assert comparison.scenarios[k].sha256 == plain.scenario.sha256
+    assert comparison.seed == better_vk2.seed
+    assert comparison.replicates == 1000
 
 
 def test_endpoint_or_event_in_one_scenario_only_has_no_difference(tmp_path: Path) -> None:
@@ -179,13 +197,14 @@ def test_endpoint_or_event_in_one_scenario_only_has_no_difference(tmp_path: Path
         ("name: skin rash", "name: rash"),
     )
     comparison = compare_results(simulate(SHIPPED_2005, renamed))
-    assert list(comparison["endpoints"]) == ["vk2_response", "d3_rescue", "overall", "overall_any"]
+    assert list(comparison.endpoints) == ["vk2_response", "d3_rescue", "overall", "overall_any"]
     for endpoint_id, present in (("overall", [True, False]), ("overall_any", [False, True])):
-        power = comparison["endpoints"][endpoint_id]["power"]
-        assert [value is not None for value in power["values"]] == present
-        assert power["differences"] == [None, None]
-    assert comparison["adverse_events"]["rash"]["mean_patients"]["differences"] == [None, None]
-    assert comparison["endpoints"]["d3_rescue"]["power"]["differences"][1]["difference"] == 0.0
+        power = comparison.endpoints[endpoint_id].power
+        assert [value is not None for value in power.values] == present
+        assert power.differences == (None, None)
+    assert comparison.adverse_events["rash"].mean_patients.differences == (None, None)
+    d3_rescue = comparison.endpoints["d3_rescue"].power.differences[1]
+    assert d3_rescue is not None and d3_rescue.difference == 0.0
     rows = {(row.section, row.label): row for row in comparison_rows(comparison)}
     assert rows["endpoint overall_any", "power"].values[0] == "—"
     assert rows["endpoint overall_any", "power"].differences == ["—"]
@@ -205,14 +224,12 @@ def test_figures_draw_on_the_given_axes(itself: PairedRun) -> None:
     from matplotlib.figure import Figure
     from matplotlib.patches import StepPatch
 
-    from trialsim.report.compare_plots import plot_distributions
-
     comparison = compare_results(itself)
     axes = Figure().subplots(1, 3)
-    assert plot_rates(comparison, "power", ax=axes[0]) is axes[0]
-    assert plot_differences(comparison, "type1_error", ax=axes[1]) is axes[1]
-    assert plot_distributions(itself.results, "registered", ax=axes[2]) is axes[2]
-    endpoints = len(comparison["endpoints"])
+    assert plot_compared_rates(comparison, "power", ax=axes[0]) is axes[0]
+    assert plot_paired_differences(comparison, "type1_error", ax=axes[1]) is axes[1]
+    assert plot_compared_distributions(comparison, "registered", ax=axes[2]) is axes[2]
+    endpoints = len(comparison.endpoints)
     assert len(axes[0].containers) == 2 * endpoints  # one error bar per scenario and endpoint
     # One bin per patient count; each scenario's bars add up to 100% of its trials.
     registered = itself.results[0].histogram(ALTERNATIVE, "registered").values_and_counts()[0]
@@ -222,7 +239,7 @@ def test_figures_draw_on_the_given_axes(itself: PairedRun) -> None:
         heights = patch.get_data().values
         assert len(heights) == registered.max() - registered.min() + 1
         assert heights.sum() == pytest.approx(100.0)
-    figures = comparison_figures(comparison, itself.results)
+    figures = comparison_figures(comparison)
     assert set(figures) == {
         "power.png",
         "type1_error.png",
@@ -343,7 +360,7 @@ def test_interrupt_exits_130_and_writes_nothing(
     def interrupted(*args: Any, **kwargs: Any) -> PairedRun:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("trialsim.planning.paired.run_paired", interrupted)
+    monkeypatch.setattr("trialsim.planning.compare.run_paired", interrupted)
     out = tmp_path / "out"
     result = compare_cli(out)
     assert result.exit_code == 130
@@ -371,6 +388,6 @@ def test_a_one_group_endpoint_is_not_paired_with_a_two_group_one_of_the_same_id(
         for result in run.results
     ]
     assert kinds == [False, True], "the shipped files must keep this case"
-    power = compare_results(run)["endpoints"]["overall"]["power"]
-    assert all(value is not None for value in power["values"])
-    assert power["differences"] == [None, None]
+    power = compare_results(run).endpoints["overall"].power
+    assert all(value is not None for value in power.values)
+    assert power.differences == (None, None)

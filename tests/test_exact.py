@@ -400,7 +400,7 @@ def test_beta_prior_has_no_exact_power_but_an_exact_type1_error(load_dict):
     loaded = load_dict(scenario)
     plan = compile_plan(loaded.spec)
     assert all(rates_are_drawn(plan, endpoint) for endpoint in plan.endpoints)
-    summary = summarise(run_trials(loaded, replicates=50, jobs=1))
+    summary = summarise(run_trials(loaded, replicates=50, jobs=1)).to_dict()
     for endpoint in plan.endpoints:
         values = summary["endpoints"][endpoint.id]
         assert values["power_exact"] is None

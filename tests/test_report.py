@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import base64
-import copy
-import json
+import dataclasses
 import re
 
 import pytest
@@ -12,8 +11,8 @@ import pytest
 from trialsim.planning.summary import summarise
 from trialsim.report.html import render_report
 from trialsim.report.plots import all_figures
+from trialsim.rules.validation import load_scenario
 from trialsim.run.runner import run_trials
-from trialsim.scenario.load import load_scenario
 
 SCENARIO = "scenarios/vk2_d3_2005.yaml"
 DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
@@ -40,37 +39,37 @@ def test_starts_as_an_html_document(page):
 def test_run_details(run, page):
     summary, _ = run
     for value in (
-        summary["scenario"]["name"],
-        summary["scenario"]["path"],
-        summary["scenario"]["sha256"],
-        str(summary["seed"]),
-        str(summary["replicates"]),
+        summary.scenario.name,
+        summary.scenario.path,
+        summary.scenario.sha256,
+        str(summary.seed),
+        str(summary.replicates),
     ):
         assert value in page
 
 
 def test_every_endpoint_with_its_power(run, page):
     summary, _ = run
-    assert summary["endpoints"]
-    for endpoint_id, endpoint in summary["endpoints"].items():
+    assert summary.endpoints
+    for endpoint_id, endpoint in summary.endpoints.items():
         assert endpoint_id in page
-        assert f"{endpoint['power']:.3f} ± {endpoint['power_se']:.3f}" in page
-        assert f"{endpoint['power_exact']:.3f}" in page
-        assert f"{endpoint['type1_error']:.3f} ± {endpoint['type1_error_se']:.3f}" in page
+        assert f"{endpoint.power:.3f} ± {endpoint.power_se:.3f}" in page
+        assert f"{endpoint.power_exact:.3f}" in page
+        assert f"{endpoint.type1_error:.3f} ± {endpoint.type1_error_se:.3f}" in page
 
 
 def test_durations_in_weeks_to_one_decimal(run, page):
     summary, _ = run
-    analysis = summary["duration_weeks"]["analysis"]
-    for key in ("p05", "p50", "p95"):
-        assert f"{analysis[key]:.1f}" in page
+    analysis = summary.duration_weeks.analysis
+    for value in (analysis.p05, analysis.p50, analysis.p95):
+        assert f"{value:.1f}" in page
 
 
 def test_adverse_events_and_stages(run, page):
     summary, _ = run
-    for name in summary["adverse_events"]:
+    for name in summary.adverse_events:
         assert name in page
-    for stage_id in summary["stages"]:
+    for stage_id in summary.stages:
         assert f"<td>{stage_id}</td>" in page
 
 
@@ -98,10 +97,16 @@ def test_explains_monte_carlo_error_and_exact_values(page):
 
 def test_escapes_user_text(run):
     summary, figures = run
-    hostile = copy.deepcopy(summary)
-    hostile["scenario"]["title"] = "<script>alert('title')</script>"
-    hostile["scenario"]["path"] = 'x"><img src=x onerror=alert(1)>.yaml'
-    hostile["adverse_events"] = {"<b>rash</b>": hostile["adverse_events"].popitem()[1]}
+    (event,) = summary.adverse_events.values()
+    hostile = dataclasses.replace(
+        summary,
+        scenario=dataclasses.replace(
+            summary.scenario,
+            title="<script>alert('title')</script>",
+            path='x"><img src=x onerror=alert(1)>.yaml',
+        ),
+        adverse_events={"<b>rash</b>": event},
+    )
     page = render_report(hostile, figures)
     assert "<script>" not in page
     assert "&lt;script&gt;alert(&#x27;title&#x27;)&lt;/script&gt;" in page
@@ -112,16 +117,17 @@ def test_escapes_user_text(run):
 
 def test_missing_values_show_a_dash(run):
     summary, _ = run
-    from_json = json.loads(json.dumps(summary))  # as read back from summary.json
-    endpoint = next(iter(from_json["endpoints"].values()))
-    endpoint["power_exact"] = None
-    endpoint["estimate_mean"] = None
-    endpoint["power_se"] = float("nan")
-    page = render_report(from_json, {})
+    endpoint_id, endpoint = next(iter(summary.endpoints.items()))
+    missing = dataclasses.replace(
+        endpoint, power_exact=None, estimate_mean=None, power_se=float("nan")
+    )
+    page = render_report(
+        dataclasses.replace(summary, endpoints={**summary.endpoints, endpoint_id: missing}), {}
+    )
     assert "—" in page
     assert "None" not in page
     assert not re.search(r"\bnan\b", page, re.IGNORECASE)
-    assert f"{endpoint['power']:.3f}" in page
+    assert f"{endpoint.power:.3f}" in page
 
 
 def test_no_figures_no_figure_section(run):

@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 from trialsim.planning.summary import summarise
+from trialsim.rules.validation import load_scenario
 from trialsim.run.records import ALTERNATIVE
 from trialsim.run.runner import run_trials
-from trialsim.scenario.load import load_scenario
 
 from conftest import SHIPPED_2005, Oracle, dump_scenario, simulated_records
 
@@ -263,12 +263,12 @@ def column(result, name: str) -> np.ndarray:
 def test_exact_values_in_summary_match_oracle(runs, name, endpoint):
     scenario, summary, _ = runs[name]
     oracle = Oracle(scenario)
-    got = summary["endpoints"][endpoint]
-    assert got["power_exact"] == pytest.approx(oracle.rejection(endpoint, "alternative"), rel=1e-9)
-    assert got["type1_error_exact"] == pytest.approx(oracle.rejection(endpoint, "null"), rel=1e-9)
+    got = summary.endpoints[endpoint]
+    assert got.power_exact == pytest.approx(oracle.rejection(endpoint, "alternative"), rel=1e-9)
+    assert got.type1_error_exact == pytest.approx(oracle.rejection(endpoint, "null"), rel=1e-9)
     mean_in, mean_success = oracle.expected_counts(endpoint)
-    assert got["evaluable_mean_exact"] == pytest.approx(mean_in, rel=1e-9)
-    assert got["responders_mean_exact"] == pytest.approx(mean_success, rel=1e-9)
+    assert got.evaluable_mean_exact == pytest.approx(mean_in, rel=1e-9)
+    assert got.responders_mean_exact == pytest.approx(mean_success, rel=1e-9)
 
 
 @pytest.mark.parametrize(("name", "endpoint"), CASES, ids=IDS)
@@ -276,11 +276,9 @@ def test_power_within_4_se_of_exact(runs, name, endpoint):
     scenario, summary, _ = runs[name]
     exact = Oracle(scenario).rejection(endpoint, "alternative")
     assert 0.02 < exact < 0.98, "choose parameters where power is informative"
-    got = summary["endpoints"][endpoint]
-    within(got["power"], exact, binomial_se(exact), f"{name}/{endpoint} power")
-    assert got["power_se"] == pytest.approx(
-        math.sqrt(got["power"] * (1 - got["power"]) / REPLICATES)
-    )
+    got = summary.endpoints[endpoint]
+    within(got.power, exact, binomial_se(exact), f"{name}/{endpoint} power")
+    assert got.power_se == pytest.approx(math.sqrt(got.power * (1 - got.power) / REPLICATES))
 
 
 @pytest.mark.parametrize(("name", "endpoint"), CASES, ids=IDS)
@@ -288,10 +286,10 @@ def test_type1_error_within_4_se_of_exact(runs, name, endpoint):
     scenario, summary, _ = runs[name]
     exact = Oracle(scenario).rejection(endpoint, "null")
     assert exact > 0.005, "choose parameters where the type I error is measurable"
-    got = summary["endpoints"][endpoint]
-    within(got["type1_error"], exact, binomial_se(exact), f"{name}/{endpoint} type I error")
-    assert got["type1_error_se"] == pytest.approx(
-        math.sqrt(got["type1_error"] * (1 - got["type1_error"]) / REPLICATES)
+    got = summary.endpoints[endpoint]
+    within(got.type1_error, exact, binomial_se(exact), f"{name}/{endpoint} type I error")
+    assert got.type1_error_se == pytest.approx(
+        math.sqrt(got.type1_error * (1 - got.type1_error) / REPLICATES)
     )
 
 
@@ -299,15 +297,15 @@ def test_type1_error_within_4_se_of_exact(runs, name, endpoint):
 def test_mean_counts_within_4_se_of_exact(runs, name, endpoint):
     scenario, summary, result = runs[name]
     mean_in, mean_success = Oracle(scenario).expected_counts(endpoint)
-    got = summary["endpoints"][endpoint]
+    got = summary.endpoints[endpoint]
     denominators = column(result, f"endpoint.{endpoint}.denominator")
     responders = column(result, f"endpoint.{endpoint}.responders")
-    assert got["evaluable_mean"] == pytest.approx(denominators.mean())
-    assert got["responders_mean"] == pytest.approx(responders.mean())
+    assert got.evaluable_mean == pytest.approx(denominators.mean())
+    assert got.responders_mean == pytest.approx(responders.mean())
     se_in = denominators.std(ddof=1) / math.sqrt(REPLICATES)
     se_success = responders.std(ddof=1) / math.sqrt(REPLICATES)
-    within(got["evaluable_mean"], mean_in, se_in, f"{name}/{endpoint} evaluable_mean")
-    within(got["responders_mean"], mean_success, se_success, f"{name}/{endpoint} responders_mean")
+    within(got.evaluable_mean, mean_in, se_in, f"{name}/{endpoint} evaluable_mean")
+    within(got.responders_mean, mean_success, se_success, f"{name}/{endpoint} responders_mean")
 
 
 @pytest.mark.parametrize(("name", "endpoint"), CASES, ids=IDS)
@@ -320,11 +318,11 @@ def test_estimate_unbiased_and_interval_covers(runs, name, endpoint):
     defined = denominators > 0
     errors = responders[defined] / denominators[defined] - truth
     se = errors.std(ddof=1) / math.sqrt(defined.sum())
-    got = summary["endpoints"][endpoint]
-    assert got["estimate_bias"] == pytest.approx(errors.mean(), abs=1e-12)
-    within(got["estimate_bias"], 0.0, se, f"{name}/{endpoint} estimate_bias")
+    got = summary.endpoints[endpoint]
+    assert got.estimate_bias == pytest.approx(errors.mean(), abs=1e-12)
+    within(got.estimate_bias, 0.0, se, f"{name}/{endpoint} estimate_bias")
     coverage_se = math.sqrt(0.95 * 0.05 / defined.sum())
-    assert got["ci_coverage"] >= 0.95 - Z * coverage_se, f"{name}/{endpoint} CI coverage"
+    assert got.ci_coverage >= 0.95 - Z * coverage_se, f"{name}/{endpoint} CI coverage"
 
 
 def test_registered_mean_with_binding_max_months(runs):
@@ -334,7 +332,7 @@ def test_registered_mean_with_binding_max_months(runs):
     assert mean < 35, "max_months must bind for this test to mean anything"
     registered = column(result, "registered")
     se = registered.std(ddof=1) / math.sqrt(REPLICATES)
-    within(summary["enrollment"]["registered"]["mean"], mean, se, "registered mean")
+    within(summary.enrollment.registered.mean, mean, se, "registered mean")
     # Full distribution: P(registered = patients) matches the Poisson tail.
     full = float((registered == 40).mean())
     within(full, pmf[40], binomial_se(pmf[40]), "P(all 40 registered)")
@@ -346,7 +344,7 @@ def test_screened_mean(runs):
     result = runs["subgroups"][2]
     screened = column(result, "screened")
     se = screened.std(ddof=1) / math.sqrt(REPLICATES)
-    within(summary["enrollment"]["screened"]["mean"], 36 / 0.8, se, "screened mean")
+    within(summary.enrollment.screened.mean, 36 / 0.8, se, "screened mean")
 
 
 def test_subgroup_entries_follow_weights(runs):
@@ -354,7 +352,7 @@ def test_subgroup_entries_follow_weights(runs):
     for group, weight in (("ra_low", 0.2), ("ra_int1", 0.3), ("rcmd", 0.5)):
         entered = column(result, f"stage.s1.{group}.entered")
         se = entered.std(ddof=1) / math.sqrt(REPLICATES)
-        within(summary["stages"]["s1"]["subgroups"][group]["entered"], 36 * weight, se, group)
+        within(summary.stages["s1"].subgroups[group].entered, 36 * weight, se, group)
 
 
 @pytest.mark.parametrize(
@@ -370,14 +368,14 @@ def test_summary_exact_values_are_null_where_no_exact_value_exists(tmp_path, cha
     path = tmp_path / "s.yaml"
     path.write_text(dump_scenario(scenario))
     summary = summarise(run_trials(load_scenario(path), replicates=20, seed=1, jobs=1))
-    got = summary["endpoints"]["itt"]
-    assert got["power_exact"] is None
-    assert got["evaluable_mean_exact"] is None and got["responders_mean_exact"] is None
+    got = summary.endpoints["itt"]
+    assert got.power_exact is None
+    assert got.evaluable_mean_exact is None and got.responders_mean_exact is None
     if change == "prior":
         # The null world has point rates, so an exact type I error may be given; if it
         # is, it must be the right one.
-        if got["type1_error_exact"] is not None:
+        if got.type1_error_exact is not None:
             want = Oracle(itt()).rejection("itt", "null")
-            assert got["type1_error_exact"] == pytest.approx(want, rel=1e-9)
+            assert got.type1_error_exact == pytest.approx(want, rel=1e-9)
     else:
-        assert got["type1_error_exact"] is None
+        assert got.type1_error_exact is None

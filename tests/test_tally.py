@@ -80,6 +80,6 @@ def test_a_trial_registering_for_millennia_keeps_small_tallies(load_dict) -> Non
         assert all(h.table.counts.shape[-1] <= MAX_BINS for h in world.histograms)
     positions = len(registration_positions(300))
     assert result.tally.registration.table.counts.size <= positions * REGISTRATION_MAX_BINS
-    weeks = summarise(result)["duration_weeks"]["analysis"]
+    weeks = summarise(result).duration_weeks.analysis
     # 300 patients at 0.001 a month take about 300,000 months, 1.3 million weeks.
-    assert 1e6 < weeks["p05"] < weeks["p50"] < weeks["p95"] < 2e6
+    assert 1e6 < weeks.p05 < weeks.p50 < weeks.p95 < 2e6

@@ -26,7 +26,8 @@ def golden_summary(path: Path) -> dict[str, Any]:
     from trialsim import load_scenario, run_trials, summarise
     from trialsim.run.outputs import summary_json
 
-    summary = summarise(run_trials(load_scenario(path), replicates=REPLICATES, seed=SEED, jobs=1))
+    run = run_trials(load_scenario(path), replicates=REPLICATES, seed=SEED, jobs=1)
+    summary = summarise(run).to_dict()
     for key in VOLATILE:
         summary.pop(key)
     summary["scenario"].pop("path")

@@ -1,6 +1,6 @@
 """``trialsim compare``: several scenarios under common random numbers, side by side.
 
-Like :mod:`trialsim.cli.app`, imports nothing heavy at module level.
+Like every command module, imports nothing heavy at module level.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from itertools import groupby
 from pathlib import Path
 from string import ascii_uppercase
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -29,6 +29,7 @@ from trialsim.cli.support import (
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from trialsim.planning.comparison import Comparison
     from trialsim.scenario.load import LoadedScenario
 
 ScenarioPaths = Annotated[
@@ -85,7 +86,7 @@ def compare(
 
 def _load_all(paths: Sequence[Path]) -> list[LoadedScenario]:
     """Load every scenario, or print every problem of every file and exit with code 2."""
-    from trialsim.scenario.load import load_scenario
+    from trialsim.rules.validation import load_scenario
     from trialsim.scenario.problems import ScenarioError
 
     loaded, problems = [], []
@@ -131,18 +132,18 @@ def _compare(
     from rich.console import Console
 
     from trialsim.cli.progress import point_progress
-    from trialsim.planning.compare import compare_results
-    from trialsim.planning.paired import run_paired
+    from trialsim.planning.compare import compare as compare_scenarios
     from trialsim.report.compare_html import render_comparison_report
     from trialsim.report.compare_plots import comparison_figures
-    from trialsim.run.outputs import summary_json, write_folder
+    from trialsim.run.outputs import write_folder
 
     total = loaded[0].spec.simulation.replicates if replicates is None else replicates
     with point_progress("simulating", total, quiet) as report:
-        run = run_paired(loaded, replicates, seed, jobs, on_progress=report, scheduler=scheduler)
-    comparison = compare_results(run)
-    figures = comparison_figures(comparison, run.results)
-    files = {"compare.json": summary_json(comparison), **figures}
+        comparison = compare_scenarios(
+            loaded, replicates, seed, jobs, scheduler, on_progress=report
+        )
+    figures = comparison_figures(comparison)
+    files = {"compare.json": comparison.to_json().encode(), **figures}
     files["report.html"] = render_comparison_report(comparison, figures).encode()
     write_folder(folder, files, force)
     if quiet:
@@ -150,24 +151,24 @@ def _compare(
     console = Console()
     console.print(_terminal_table(comparison))
     console.print(
-        f"{len(run.results)} scenarios × {comparison['replicates']} replicates × 2 worlds, "
-        f"seed {comparison['seed']} → {folder}/ ({', '.join(sorted(files))})"
+        f"{len(comparison.scenarios)} scenarios × {comparison.replicates} replicates × 2 worlds, "
+        f"seed {comparison.seed} → {folder}/ ({', '.join(sorted(files))})"
     )
 
 
-def _terminal_table(comparison: dict[str, Any]) -> Table:
+def _terminal_table(comparison: Comparison) -> Table:
     """All rows of the comparison; scenarios are lettered A (the reference), B, ..."""
     from rich.table import Table
     from rich.text import Text
 
     from trialsim.report.compare_html import comparison_header, comparison_rows
 
-    labels = [scenario["label"] for scenario in comparison["scenarios"]]
+    labels = comparison.labels
     letters = [_letter(index) for index in range(len(labels))]
     legend = [f"{letter} = {label}" for letter, label in zip(letters, labels, strict=True)]
     legend[0] += " (reference)"
     table = Table(
-        title=f"Comparison ({comparison['replicates']} replicates, common random numbers; "
+        title=f"Comparison ({comparison.replicates} replicates, common random numbers; "
         "± 1 Monte Carlo SE, differences paired)",
         caption=", ".join(legend),
     )

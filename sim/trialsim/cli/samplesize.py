@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
     from trialsim.scenario.problems import Problem
 
 ENROLLMENT = "enrollment.patients"
-DEFAULT_ALPHA = 0.05
 
 EndpointId = Annotated[
     str, typer.Option("--endpoint", help="Endpoint id whose power is targeted.", show_default=False)
@@ -95,7 +93,8 @@ def samplesize(
       trialsim samplesize scenarios/followup_calendar_cut.yaml --endpoint vk2_response --power 0.6 --range 20:80 --replicates 200
     """  # noqa: E501 - example command lines are kept whole
     loaded = load_or_exit(scenario)
-    from trialsim.planning.samplesize import MAX_SEARCH_VALUES, rule_alpha
+    from trialsim.planning.api import default_search_values, search_alpha
+    from trialsim.planning.samplesize import MAX_SEARCH_VALUES
     from trialsim.run.outputs import write_folder
     from trialsim.scenario.grid_values import Setting, parse_values
     from trialsim.scenario.problems import ScenarioError
@@ -105,11 +104,10 @@ def samplesize(
     problems = _option_problems(loaded, endpoint, power, alpha)
     if problems:
         fail([str(problem) for problem in problems], EXIT_INVALID)
-    alpha = rule_alpha(spec, endpoint) or alpha or DEFAULT_ALPHA
-    if range_ is None and vary != ENROLLMENT:
+    alpha = search_alpha(loaded, endpoint, alpha)
+    range_ = range_ or default_search_values(loaded, vary)
+    if range_ is None:
         fail([f"--range: {vary}: give the values to search as LO:HI or LO:HI:STEP"], EXIT_INVALID)
-    patients = spec.enrollment.patients
-    range_ = range_ or f"{max(1, math.ceil(patients / 4))}:{4 * patients}"
     try:
         values = parse_values(range_, "--range", vary, MAX_SEARCH_VALUES)
         points = scenario_grid(

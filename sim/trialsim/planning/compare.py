@@ -4,22 +4,100 @@ Every scenario is simulated with the same base seed and number of replicates,
 so replicate ``r`` of each draws from the same seed stream. A difference
 between two scenarios is then estimated per replicate, and its Monte Carlo
 error is that of the paired differences, usually much smaller than the error
-of either value alone. The first scenario is the reference.
+of either value alone. The first scenario is the reference. The result types
+are in :mod:`trialsim.planning.comparison`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from trialsim import __version__
-from trialsim.planning.paired import PairedRun, Quantity
-from trialsim.planning.summary import distribution, proportion_se, summarise
-from trialsim.run.runner import SimulationResult
+from trialsim.exact.pathway import ExactCharacteristics
+from trialsim.exact.scenario_values import plan_exact_characteristics
+from trialsim.planning.comparison import (
+    AdverseEventComparison,
+    ComparedScenario,
+    Comparison,
+    D,
+    Difference,
+    DistributionValue,
+    EndpointComparison,
+    EndpointDifference,
+    EndpointValue,
+    MetricComparison,
+    ScenarioValue,
+    TrialComparison,
+    V,
+)
+from trialsim.planning.paired import ENDPOINT_METRICS, PairedRun, Quantity, run_paired, union
+from trialsim.planning.summary import distribution, proportion_se
+from trialsim.planning.summary_types import ScenarioSource
+from trialsim.run.records import NULL
+from trialsim.run.runner import ProgressCallback, SimulationResult
+from trialsim.scenario.load import LoadedScenario
+
+__all__ = ["Comparison", "compare", "compare_results", "scenario_labels"]
+
+# Each endpoint metric's exact value, from the world's exact characteristics.
+EXACT_OF: dict[str, Callable[[ExactCharacteristics], float]] = {
+    "power": lambda exact: exact.rejection,
+    "type1_error": lambda exact: exact.rejection,
+    "early_stop": lambda exact: exact.early_termination,
+    "early_stop_null": lambda exact: exact.early_termination,
+}
 
 
-def compare_results(run: PairedRun) -> dict[str, Any]:
+def compare(
+    scenarios: Sequence[LoadedScenario],
+    replicates: int | None = None,
+    seed: int | None = None,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Comparison:
+    """Simulate scenarios in lockstep with common random numbers and compare each with the first.
+
+    Parameters
+    ----------
+    scenarios : sequence of LoadedScenario
+        Two or more, from :func:`trialsim.load_scenario`; the first is the reference.
+    replicates : int, optional
+        Simulated trials per scenario and world (default: the first scenario's).
+    seed : int, optional
+        Base seed of every scenario (default: the first scenario's).
+    jobs : int, optional
+        Worker processes (default: all cores). ``1`` runs in this process.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://host:port``) to run on instead.
+    on_progress : callable, optional
+        Called with the number of replicates finished so far (of every scenario).
+
+    Returns
+    -------
+    Comparison
+        Per endpoint, trial quantity and adverse event: each scenario's value
+        and its paired difference from the reference, with Monte Carlo errors;
+        see :func:`compare_results`.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two scenarios, or fewer than one replicate.
+
+    Examples
+    --------
+    >>> from trialsim import load_scenario
+    >>> scenario = load_scenario("scenarios/vk2_d3_2005.yaml")
+    >>> comparison = compare([scenario, scenario], replicates=20, jobs=1)
+    >>> comparison.endpoints["vk2_response"].power.differences[1].se
+    0.0
+    """
+    return compare_results(run_paired(scenarios, replicates, seed, jobs, on_progress, scheduler))
+
+
+def compare_results(run: PairedRun) -> Comparison:
     """Values of every scenario and their differences from the first, with Monte Carlo errors.
 
     Parameters
@@ -31,27 +109,16 @@ def compare_results(run: PairedRun) -> dict[str, Any]:
 
     Returns
     -------
-    dict
-        JSON-ready (NaN where a standard error is undefined). Keys:
-        ``trialsim_version``, ``seed``, ``replicates``, ``reference`` (label of
-        the first scenario), ``scenarios`` (list of ``{label, name, title, path,
-        sha256}``), ``endpoints.<id>.<metric>`` for metrics ``power``,
-        ``type1_error``, ``early_stop``, ``early_stop_null`` (proportions),
-        ``trial.<metric>`` for ``registered`` (patients), ``analysis_week`` and
-        ``last_patient_off_week`` (weeks), and ``adverse_events.<name>.<metric>``
-        for ``mean_patients`` (patients per trial) and ``any_probability``.
-        Each metric is ``{"values": [...], "differences": [...]}`` with one
-        entry per scenario, in order: a value is ``{value, se}`` (plus
-        ``exact`` for endpoints, ``p05``, ``p50``, ``p95`` for trial metrics and
-        ``mean_patients``); a difference is ``{difference, se, se_unpaired}``
-        (plus ``exact``, the difference of the exact values or None, for
-        endpoints), where ``se`` is the paired standard error. A value is None
-        where the scenario lacks the endpoint or adverse event; a difference is
-        None where the endpoint is a one-group test in one scenario and a
-        two-group comparison in the other, and
-        None for the reference and wherever either value is None. Trial and
-        adverse event metrics are from the alternative world. Values are those
-        of :func:`trialsim.planning.summary.summarise` of each scenario.
+    Comparison
+        Endpoint metrics ``power``, ``type1_error``, ``early_stop``,
+        ``early_stop_null`` (proportions) with exact values and exact
+        differences where the design admits them; trial metrics ``registered``
+        (patients), ``analysis_week`` and ``last_patient_off_week`` (weeks) with
+        percentiles; per adverse event ``mean_patients`` (patients per trial,
+        with percentiles) and ``any_probability``. Trial and adverse event
+        metrics are from the alternative world. Values are those of
+        :func:`trialsim.summarise` of each scenario; differences carry the
+        paired standard error and the unpaired one.
 
     Raises
     ------
@@ -68,31 +135,84 @@ def compare_results(run: PairedRun) -> dict[str, Any]:
             "scenarios must share seed and replicates to be paired; "
             f"got seeds {sorted(seeds)} and replicates {sorted(replicates)}"
         )
-    summaries = [summarise(result) for result in results]
     labels = scenario_labels(results)
-    comparison: dict[str, Any] = {
-        "trialsim_version": __version__,
-        "seed": run.seed,
-        "replicates": run.replicates,
-        "reference": labels[0],
-        "scenarios": [
-            {"label": label, **summary["scenario"]}
-            for label, summary in zip(labels, summaries, strict=True)
-        ],
-        "endpoints": {},
-        "trial": {},
-        "adverse_events": {},
-    }
-    for quantity in run.quantities:
-        *groups, metric = quantity.key
-        entry = comparison
-        for group in groups:
-            entry = entry.setdefault(group, {})
-        values = [_value(result, quantity) for result in results]
-        entry[metric] = _compare(run, quantity, values, _paired_with_reference(results, quantity))
-        if quantity.key[0] == "endpoints":
-            _add_exact(entry[metric], summaries, quantity)
-    return comparison
+    quantities = {quantity.key: quantity for quantity in run.quantities}
+    exact = [plan_exact_characteristics(result.plan) for result in results]
+
+    def endpoint_metric(
+        endpoint_id: str, name: str
+    ) -> MetricComparison[EndpointValue, EndpointDifference]:
+        quantity = quantities[("endpoints", endpoint_id, name)]
+        in_world = [values.get(endpoint_id) for values in exact]
+        world_exact = [
+            None if both is None else both.null if quantity.world == NULL else both.alternative
+            for both in in_world
+        ]
+        exact_values = [None if w is None else EXACT_OF[name](w) for w in world_exact]
+        values = [
+            None
+            if (rate := _rate(result, quantity)) is None
+            else EndpointValue(rate.value, rate.se, exact_value)
+            for result, exact_value in zip(results, exact_values, strict=True)
+        ]
+
+        def difference(
+            k: int, value: EndpointValue, reference: EndpointValue
+        ) -> EndpointDifference:
+            plain = _difference(run, quantity, k, value, reference)
+            exact_difference = (
+                None
+                if value.exact is None or reference.exact is None
+                else value.exact - reference.exact
+            )
+            return EndpointDifference(
+                plain.difference, plain.se, plain.se_unpaired, exact_difference
+            )
+
+        return _compare(values, difference, _paired_with_reference(results, quantity))
+
+    def mean_metric(key: tuple[str, ...]) -> MetricComparison[DistributionValue, Difference]:
+        quantity = quantities[key]
+        values = [_distribution_value(result, quantity) for result in results]
+        return _compare(values, lambda k, v, r: _difference(run, quantity, k, v, r))
+
+    def share_metric(key: tuple[str, ...]) -> MetricComparison[ScenarioValue, Difference]:
+        quantity = quantities[key]
+        values = [_share(result, quantity) for result in results]
+        return _compare(values, lambda k, v, r: _difference(run, quantity, k, v, r))
+
+    plans = [result.plan for result in results]
+    endpoint_ids = union((endpoint.id for endpoint in plan.endpoints) for plan in plans)
+    event_names = union(plan.adverse_event_names for plan in plans)
+    return Comparison(
+        trialsim_version=__version__,
+        seed=run.seed,
+        replicates=run.replicates,
+        reference=labels[0],
+        scenarios=tuple(
+            ComparedScenario(label, **vars(ScenarioSource.of(result.scenario)))
+            for label, result in zip(labels, results, strict=True)
+        ),
+        endpoints={
+            endpoint_id: EndpointComparison(
+                **{m.key: endpoint_metric(endpoint_id, m.key) for m in ENDPOINT_METRICS}
+            )
+            for endpoint_id in endpoint_ids
+        },
+        trial=TrialComparison(
+            registered=mean_metric(("trial", "registered")),
+            analysis_week=mean_metric(("trial", "analysis_week")),
+            last_patient_off_week=mean_metric(("trial", "last_patient_off_week")),
+        ),
+        adverse_events={
+            name: AdverseEventComparison(
+                mean_patients=mean_metric(("adverse_events", name, "mean_patients")),
+                any_probability=share_metric(("adverse_events", name, "any_probability")),
+            )
+            for name in event_names
+        },
+        results=tuple(results),
+    )
 
 
 def scenario_labels(results: Sequence[SimulationResult]) -> list[str]:
@@ -104,28 +224,38 @@ def scenario_labels(results: Sequence[SimulationResult]) -> list[str]:
     ]
 
 
-def _value(result: SimulationResult, quantity: Quantity) -> dict[str, Any] | None:
-    """The quantity's mean in one scenario with its Monte Carlo error; None if it lacks it."""
+def _rate(result: SimulationResult, quantity: Quantity) -> ScenarioValue | None:
+    """An endpoint rate in one scenario with its Monte Carlo error; None if it lacks it."""
     if quantity.column not in result.layout.position:
         return None
-    if quantity.positive:
-        share = result.histogram(quantity.world, quantity.column).share_above(0)
-        return {"value": share, "se": proportion_se(share, result.replicates)}
-    if quantity.key[0] == "endpoints":
-        rate = result.mean(quantity.world, quantity.column)
-        return {"value": rate, "se": proportion_se(rate, result.replicates)}
+    rate = result.mean(quantity.world, quantity.column)
+    return ScenarioValue(rate, proportion_se(rate, result.replicates))
+
+
+def _share(result: SimulationResult, quantity: Quantity) -> ScenarioValue | None:
+    """The share of trials where the quantity is above 0; None if the scenario lacks it."""
+    if quantity.column not in result.layout.position:
+        return None
+    share = result.histogram(quantity.world, quantity.column).share_above(0)
+    return ScenarioValue(share, proportion_se(share, result.replicates))
+
+
+def _distribution_value(result: SimulationResult, quantity: Quantity) -> DistributionValue | None:
+    """The quantity's mean and percentiles in one scenario; None if it lacks it."""
+    if quantity.column not in result.layout.position:
+        return None
     described = distribution(result, quantity.column, quantity.world)
-    return {"value": described.pop("mean"), "se": described.pop("mean_se"), **described}
+    return DistributionValue(
+        described.mean, described.mean_se, described.p05, described.p50, described.p95
+    )
 
 
 def _paired_with_reference(results: Sequence[SimulationResult], quantity: Quantity) -> list[bool]:
-    """Whether each scenario's quantity answers the reference's question.
+    """Whether each scenario's endpoint answers the reference's question.
 
     An endpoint id that is a one-group test in one scenario and a two-group
     comparison in another names two different questions: no difference is given.
     """
-    if quantity.key[0] != "endpoints":
-        return [True] * len(results)
     kinds = [
         {endpoint.id: endpoint.compares_arms for endpoint in result.plan.endpoints}.get(
             quantity.key[1]
@@ -135,46 +265,32 @@ def _paired_with_reference(results: Sequence[SimulationResult], quantity: Quanti
     return [kind == kinds[0] for kind in kinds]
 
 
-def _compare(
+def _difference(
     run: PairedRun,
     quantity: Quantity,
-    values: Sequence[dict[str, Any] | None],
-    paired: Sequence[bool],
-) -> dict[str, Any]:
-    """Values of each scenario and paired differences from the first."""
+    scenario: int,
+    value: ScenarioValue,
+    reference: ScenarioValue,
+) -> Difference:
+    """Scenario minus reference, with the paired and the unpaired standard error."""
+    return Difference(
+        value.value - reference.value,
+        run.paired_se(scenario, quantity.key),
+        math.hypot(value.se, reference.se),
+    )
+
+
+def _compare(
+    values: Sequence[V | None],
+    difference: Callable[[int, V, V], D],
+    paired: Sequence[bool] | None = None,
+) -> MetricComparison[V, D]:
+    """Values of each scenario and their differences from the first."""
     reference = values[0]
-    differences: list[dict[str, Any] | None] = [None]
+    differences: list[D | None] = [None]
     for scenario, value in enumerate(values[1:], start=1):
-        if value is None or reference is None or not paired[scenario]:
+        if value is None or reference is None or (paired is not None and not paired[scenario]):
             differences.append(None)
-            continue
-        differences.append(
-            {
-                "difference": value["value"] - reference["value"],
-                "se": run.paired_se(scenario, quantity.key),
-                "se_unpaired": math.hypot(value["se"], reference["se"]),
-            }
-        )
-    return {"values": list(values), "differences": differences}
-
-
-def _add_exact(
-    comparison: dict[str, Any], summaries: Sequence[dict[str, Any]], quantity: Quantity
-) -> None:
-    """Add each scenario's exact value of an endpoint metric, and their differences."""
-    _, endpoint_id, metric = quantity.key
-    exact: list[float | None] = []
-    for value, summary in zip(comparison["values"], summaries, strict=True):
-        exact_value = None
-        if value is not None:
-            exact_value = summary["endpoints"][endpoint_id].get(f"{metric}_exact")
-            value["exact"] = exact_value
-        exact.append(exact_value)
-    reference_exact = exact[0]
-    for difference, exact_value in zip(comparison["differences"][1:], exact[1:], strict=True):
-        if difference is not None:
-            difference["exact"] = (
-                None
-                if exact_value is None or reference_exact is None
-                else exact_value - reference_exact
-            )
+        else:
+            differences.append(difference(scenario, value, reference))
+    return MetricComparison(tuple(values), tuple(differences))

@@ -17,14 +17,11 @@ from typing import Any
 import numpy as np
 
 from trialsim import __version__
-from trialsim.exact.pathway import (
-    exact_operating_characteristics,
-    rates_are_drawn,
-    registrations_distribution,
-)
-from trialsim.model.draws import null_response_rate
+from trialsim.exact.pathway import registrations_distribution
+from trialsim.exact.scenario_values import plan_exact_characteristics
 from trialsim.model.plan import TrialPlan, compile_plan
 from trialsim.planning.summary import summarise
+from trialsim.planning.summary_types import ScenarioSource
 from trialsim.run.runner import run_trials
 from trialsim.scenario.load import LoadedScenario
 from trialsim.scenario.variation import GridPoint, Number
@@ -104,28 +101,18 @@ def exact_outcomes(
     endpoint_ids : collection of str, optional
         The endpoints wanted (default: all).
     """
-    alternative = np.array([stage.response for stage in plan.stages])
-    null = null_response_rate(plan)
-    outcomes = {}
-    for endpoint in plan.endpoints:
-        if endpoint_ids is not None and endpoint.id not in endpoint_ids:
-            continue
-        power = (
-            None
-            if rates_are_drawn(plan, endpoint)
-            else exact_operating_characteristics(plan, endpoint, alternative)
-        )
-        size = exact_operating_characteristics(plan, endpoint, null)
-        outcomes[endpoint.id] = EndpointOutcome(
+    return {
+        endpoint_id: EndpointOutcome(
             power=None,
             power_se=None,
-            power_exact=float(power.rejection) if power else None,
+            power_exact=exact.alternative.rejection if exact.alternative else None,
             type1_error=None,
             type1_error_se=None,
-            type1_error_exact=float(size.rejection) if size else None,
+            type1_error_exact=exact.null.rejection if exact.null else None,
             early_stop=None,
         )
-    return outcomes
+        for endpoint_id, exact in plan_exact_characteristics(plan, endpoint_ids).items()
+    }
 
 
 def _exact_registered_mean(plan: TrialPlan) -> float | None:
@@ -169,23 +156,23 @@ def evaluate_point(
         return GridRow(point.overrides, outcomes, 0, None, registered_exact, None)
     summary = summarise(run_trials(point.scenario, replicates, seed, jobs, scheduler=scheduler))
     for endpoint_id, exact in outcomes.items():
-        simulated = summary["endpoints"][endpoint_id]
+        simulated = summary.endpoints[endpoint_id]
         outcomes[endpoint_id] = EndpointOutcome(
-            power=simulated["power"],
-            power_se=simulated["power_se"],
+            power=simulated.power,
+            power_se=simulated.power_se,
             power_exact=exact.power_exact,
-            type1_error=simulated["type1_error"],
-            type1_error_se=simulated["type1_error_se"],
+            type1_error=simulated.type1_error,
+            type1_error_se=simulated.type1_error_se,
             type1_error_exact=exact.type1_error_exact,
-            early_stop=simulated["early_stop"],
+            early_stop=simulated.early_stop,
         )
     return GridRow(
         settings=point.overrides,
         endpoints=outcomes,
         replicates=replicates,
-        registered_mean=summary["enrollment"]["registered"]["mean"],
+        registered_mean=summary.enrollment.registered.mean,
         registered_mean_exact=registered_exact,
-        analysis_weeks_mean=summary["duration_weeks"]["analysis"]["mean"],
+        analysis_weeks_mean=summary.duration_weeks.analysis.mean,
     )
 
 
@@ -218,7 +205,7 @@ def evaluate_grid(
 
     Examples
     --------
-    >>> from trialsim.scenario.load import load_scenario
+    >>> from trialsim import load_scenario
     >>> from trialsim.scenario.grid_values import parse_setting
     >>> from trialsim.scenario.variation import scenario_grid
     >>> base = load_scenario("scenarios/vk2_d3_2005.yaml")
@@ -276,12 +263,4 @@ def _cell(value: Number) -> str:
 
 def scenario_record(loaded: LoadedScenario) -> dict[str, Any]:
     """Where the results came from: version, scenario name, file and its sha256."""
-    return {
-        "trialsim_version": __version__,
-        "scenario": {
-            "name": loaded.spec.name,
-            "title": loaded.spec.title,
-            "path": loaded.path,
-            "sha256": loaded.sha256,
-        },
-    }
+    return {"trialsim_version": __version__, "scenario": ScenarioSource.of(loaded).to_dict()}

@@ -242,7 +242,7 @@ def run_paired(
     Parameters
     ----------
     scenarios : sequence of LoadedScenario
-        Two or more, from :func:`trialsim.scenario.load.load_scenario`; the first is the reference.
+        Two or more, from :func:`trialsim.load_scenario`; the first is the reference.
     replicates : int, optional
         Simulated trials per scenario and world (default: the first scenario's).
     seed : int, optional
@@ -266,7 +266,7 @@ def run_paired(
 
     Examples
     --------
-    >>> from trialsim.scenario.load import load_scenario
+    >>> from trialsim import load_scenario
     >>> scenario = load_scenario("scenarios/vk2_d3_2005.yaml")
     >>> run = run_paired([scenario, scenario], replicates=20, jobs=1)
     >>> run.paired_se(1, ("endpoints", "vk2_response", "power"))

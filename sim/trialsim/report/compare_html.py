@@ -11,19 +11,18 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any
 
-from trialsim.report.html import MISSING, figure_section, html_page, html_table, number, with_error
+from trialsim.planning.comparison import (
+    Comparison,
+    Difference,
+    EndpointMetric,
+    MetricComparison,
+    ScenarioValue,
+)
+from trialsim.report.page import MISSING, figure_section, html_page, html_table, number, with_error
 
 PROPORTION_DECIMALS = 3
 MEAN_DECIMALS = 2  # means of patients and weeks: paired errors are often hundredths
-RATE_ROWS = (("power", "power"), ("type1_error", "type I error"))
-EARLY_STOP_ROWS = (("early_stop", "early stop"), ("early_stop_null", "early stop, null world"))
-TRIAL_ROWS = (
-    ("registered", "patients registered, mean"),
-    ("analysis_week", "weeks to the analysis, mean"),
-    ("last_patient_off_week", "weeks to the last patient off, mean"),
-)
 FIGURE_CAPTIONS = {
     "power.png": "Power per endpoint and scenario, ± 2 Monte Carlo SE; black ticks: exact values.",
     "type1_error.png": "Type I error per endpoint and scenario, ± 2 Monte Carlo SE; black "
@@ -85,36 +84,40 @@ def comparison_header(labels: Sequence[str], with_unpaired: bool) -> list[str]:
     return header
 
 
-def _get(entry: Mapping[str, Any] | None, key: str) -> Any:
-    return None if entry is None else entry.get(key)
-
-
-def _row(section: str, label: str, metric: Mapping[str, Any], decimals: int) -> ComparisonRow:
-    differences = metric["differences"][1:]
+def _row(
+    section: str,
+    label: str,
+    metric: MetricComparison[ScenarioValue, Difference],
+    decimals: int,
+) -> ComparisonRow:
+    differences = metric.differences[1:]
     return ComparisonRow(
         section,
         label,
-        [with_error(_get(v, "value"), _get(v, "se"), decimals) for v in metric["values"]],
+        [MISSING if v is None else with_error(v.value, v.se, decimals) for v in metric.values],
         [
-            with_error(_get(d, "difference"), _get(d, "se"), decimals, signed=True)
+            MISSING if d is None else with_error(d.difference, d.se, decimals, signed=True)
             for d in differences
         ],
-        [number(_get(d, "se_unpaired"), decimals) for d in differences],
+        [MISSING if d is None else number(d.se_unpaired, decimals) for d in differences],
     )
 
 
-def _exact_row(section: str, label: str, metric: Mapping[str, Any]) -> ComparisonRow:
-    differences = metric["differences"][1:]
+def _exact_row(section: str, label: str, metric: EndpointMetric) -> ComparisonRow:
+    differences = metric.differences[1:]
     return ComparisonRow(
         section,
         f"{label}, exact",
-        [number(_get(v, "exact"), PROPORTION_DECIMALS) for v in metric["values"]],
-        [number(_get(d, "exact"), PROPORTION_DECIMALS, signed=True) for d in differences],
+        [number(None if v is None else v.exact, PROPORTION_DECIMALS) for v in metric.values],
+        [
+            number(None if d is None else d.exact, PROPORTION_DECIMALS, signed=True)
+            for d in differences
+        ],
         ["" for _ in differences],
     )
 
 
-def comparison_rows(comparison: Mapping[str, Any]) -> list[ComparisonRow]:
+def comparison_rows(comparison: Comparison) -> list[ComparisonRow]:
     """Every quantity of a comparison as formatted rows, grouped by section.
 
     Exact rows appear where some scenario has an exact value; early-stop rows
@@ -122,8 +125,8 @@ def comparison_rows(comparison: Mapping[str, Any]) -> list[ComparisonRow]:
 
     Parameters
     ----------
-    comparison : dict
-        From :func:`trialsim.planning.compare.compare_results`.
+    comparison : Comparison
+        From :func:`trialsim.compare`.
 
     Returns
     -------
@@ -132,28 +135,34 @@ def comparison_rows(comparison: Mapping[str, Any]) -> list[ComparisonRow]:
         patients with an adverse event.
     """
     rows = []
-    for endpoint_id, metrics in comparison["endpoints"].items():
+    for endpoint_id, endpoint in comparison.endpoints.items():
         section = f"endpoint {endpoint_id}"
-        for key, label in RATE_ROWS:
-            rows.append(_row(section, label, metrics[key], PROPORTION_DECIMALS))
-            if any(_get(value, "exact") is not None for value in metrics[key]["values"]):
-                rows.append(_exact_row(section, label, metrics[key]))
-        for key, label in EARLY_STOP_ROWS:
-            if any(_get(value, "value") for value in metrics[key]["values"]):
-                rows.append(_row(section, label, metrics[key], PROPORTION_DECIMALS))
-    for key, label in TRIAL_ROWS:
-        rows.append(_row("trial", label, comparison["trial"][key], MEAN_DECIMALS))
-    for name, metrics in comparison["adverse_events"].items():
+        for rate, label in ((endpoint.power, "power"), (endpoint.type1_error, "type I error")):
+            rows.append(_row(section, label, rate, PROPORTION_DECIMALS))
+            if any(v is not None and v.exact is not None for v in rate.values):
+                rows.append(_exact_row(section, label, rate))
+        for stop, label in (
+            (endpoint.early_stop, "early stop"),
+            (endpoint.early_stop_null, "early stop, null world"),
+        ):
+            if any(v is not None and v.value for v in stop.values):
+                rows.append(_row(section, label, stop, PROPORTION_DECIMALS))
+    trial = comparison.trial
+    for mean, label in (
+        (trial.registered, "patients registered, mean"),
+        (trial.analysis_week, "weeks to the analysis, mean"),
+        (trial.last_patient_off_week, "weeks to the last patient off, mean"),
+    ):
+        rows.append(_row("trial", label, mean, MEAN_DECIMALS))
+    for name, event in comparison.adverse_events.items():
         rows.append(
-            _row(
-                "adverse events", f"{name}: patients, mean", metrics["mean_patients"], MEAN_DECIMALS
-            )
+            _row("adverse events", f"{name}: patients, mean", event.mean_patients, MEAN_DECIMALS)
         )
         rows.append(
             _row(
                 "adverse events",
                 f"{name}: P(at least one)",
-                metrics["any_probability"],
+                event.any_probability,
                 PROPORTION_DECIMALS,
             )
         )
@@ -166,21 +175,21 @@ SECTION_NOTES = {
 }
 
 
-def _scenario_section(comparison: Mapping[str, Any]) -> str:
+def _scenario_section(comparison: Comparison) -> str:
     rows = [
         [
-            scenario["label"] + (" (reference)" if index == 0 else ""),
-            scenario.get("title") or MISSING,
-            str(scenario.get("path")),
-            str(scenario.get("sha256")),
+            scenario.label + (" (reference)" if index == 0 else ""),
+            scenario.title or MISSING,
+            scenario.path,
+            scenario.sha256,
         ]
-        for index, scenario in enumerate(comparison["scenarios"])
+        for index, scenario in enumerate(comparison.scenarios)
     ]
     details = [
-        ("Reference", comparison["reference"]),
-        ("Seed", comparison["seed"]),
-        ("Replicates", f"{comparison['replicates']} per world and scenario"),
-        ("trialsim", comparison["trialsim_version"]),
+        ("Reference", comparison.reference),
+        ("Seed", comparison.seed),
+        ("Replicates", f"{comparison.replicates} per world and scenario"),
+        ("trialsim", comparison.trialsim_version),
     ]
     items = "".join(
         f"<dt>{html.escape(term)}</dt><dd>{html.escape(str(value))}</dd>" for term, value in details
@@ -192,11 +201,11 @@ def _scenario_section(comparison: Mapping[str, Any]) -> str:
     )
 
 
-def _how_to_read(comparison: Mapping[str, Any]) -> str:
+def _how_to_read(comparison: Comparison) -> str:
     return (
         "<h2>How to read this</h2>"
         '<div class="reading"><p>Every scenario was simulated with the same seed and '
-        f"{html.escape(str(comparison['replicates']))} replicates, and replicate r of each drew "
+        f"{html.escape(str(comparison.replicates))} replicates, and replicate r of each drew "
         "from the same random-number stream (common random numbers). A difference is therefore "
         "estimated trial by trial, and its ± (the paired Monte Carlo standard error: the standard "
         "deviation of the per-trial differences over √R) is usually much smaller than the errors "
@@ -210,13 +219,13 @@ def _how_to_read(comparison: Mapping[str, Any]) -> str:
     )
 
 
-def render_comparison_report(comparison: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
+def render_comparison_report(comparison: Comparison, figures: Mapping[str, bytes]) -> str:
     """A self-contained HTML page describing a comparison.
 
     Parameters
     ----------
-    comparison : dict
-        From :func:`trialsim.planning.compare.compare_results`.
+    comparison : Comparison
+        From :func:`trialsim.compare`.
     figures : dict of str to bytes
         File name to image bytes, e.g. from
         :func:`trialsim.report.compare_plots.comparison_figures`; embedded as ``data:`` URIs.
@@ -226,7 +235,7 @@ def render_comparison_report(comparison: Mapping[str, Any], figures: Mapping[str
     str
         The HTML document. It references no external resource.
     """
-    labels = [scenario["label"] for scenario in comparison["scenarios"]]
+    labels = comparison.labels
     heading = "Comparison: " + " vs ".join(labels)
     header = comparison_header(labels, with_unpaired=True)
     tables = []

@@ -8,12 +8,12 @@ functions only.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from trialsim.planning.compare import scenario_labels
+from trialsim.planning.comparison import Comparison
 from trialsim.report.plots import (
     ALTERNATIVE_COLOUR,
     LEGEND_HEADROOM,
@@ -28,7 +28,7 @@ from trialsim.run.records import ALTERNATIVE
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from trialsim.run.runner import SimulationResult
+RateName = Literal["power", "type1_error"]
 
 SCENARIO_COLOURS = (
     ALTERNATIVE_COLOUR,
@@ -70,15 +70,15 @@ def _endpoint_axis(ax: Axes, endpoint_ids: Sequence[str]) -> None:
     ax.set_xlabel("endpoint")
 
 
-def plot_rates(
-    comparison: Mapping[str, Any], metric: str = "power", ax: Axes | None = None
+def plot_compared_rates(
+    comparison: Comparison, metric: RateName = "power", ax: Axes | None = None
 ) -> Axes:
     """One rate per endpoint and scenario, with ± 2 Monte Carlo SE bars and the exact value.
 
     Parameters
     ----------
-    comparison : dict
-        From :func:`trialsim.planning.compare.compare_results`.
+    comparison : Comparison
+        From :func:`trialsim.compare`.
     metric : {"power", "type1_error"}
         Which endpoint rate to show.
     ax : matplotlib.axes.Axes, optional
@@ -90,19 +90,19 @@ def plot_rates(
         x: endpoints (scenarios side by side); y: the rate (proportion of trials).
     """
     ax = new_axes(ax)
-    endpoint_ids = list(comparison["endpoints"])
-    labels = [scenario["label"] for scenario in comparison["scenarios"]]
+    endpoint_ids = list(comparison.endpoints)
+    labels = comparison.labels
     offsets = _offsets(len(labels))
     highest = 0.0
     for k, label in enumerate(labels):
         for i, endpoint_id in enumerate(endpoint_ids):
-            value = comparison["endpoints"][endpoint_id][metric]["values"][k]
+            value = comparison.endpoints[endpoint_id].metric(metric).values[k]
             if value is None:
                 continue
-            error = ERROR_BAR_SES * _finite_or_zero(value["se"])
+            error = ERROR_BAR_SES * _finite_or_zero(value.se)
             ax.errorbar(
                 i + offsets[k],
-                value["value"],
+                value.value,
                 yerr=error,
                 fmt="o",
                 markersize=POINT_SIZE,
@@ -110,15 +110,15 @@ def plot_rates(
                 capsize=3,
                 label=label,
             )
-            if value["exact"] is not None:
-                _exact_marker(ax, i + offsets[k], value["exact"], "exact value")
-            highest = max(highest, value["value"] + error)
+            if value.exact is not None:
+                _exact_marker(ax, i + offsets[k], value.exact, "exact value")
+            highest = max(highest, value.value + error)
     _endpoint_axis(ax, endpoint_ids)
     name = RATE_NAMES.get(metric, metric)
     ax.set_ylabel(f"{name} (share of simulated trials)")
     ax.set_ylim(0, max(highest, 0.01) * 1.1)
     ax.set_title(
-        f"{_sentence(name)} by endpoint, {comparison['replicates']} trials per scenario "
+        f"{_sentence(name)} by endpoint, {comparison.replicates} trials per scenario "
         f"(bars: ± {ERROR_BAR_SES:g} SE)",
         fontsize="medium",
     )
@@ -126,8 +126,8 @@ def plot_rates(
     return ax
 
 
-def plot_differences(
-    comparison: Mapping[str, Any], metric: str = "power", ax: Axes | None = None
+def plot_paired_differences(
+    comparison: Comparison, metric: RateName = "power", ax: Axes | None = None
 ) -> Axes:
     """Each scenario's rate minus the reference's, per endpoint, with paired and unpaired errors.
 
@@ -139,8 +139,8 @@ def plot_differences(
 
     Parameters
     ----------
-    comparison : dict
-        From :func:`trialsim.planning.compare.compare_results`.
+    comparison : Comparison
+        From :func:`trialsim.compare`.
     metric : {"power", "type1_error"}
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure is made when omitted.
@@ -151,20 +151,20 @@ def plot_differences(
         x: endpoints; y: difference in the rate (percentage points: 100 × proportion).
     """
     ax = new_axes(ax)
-    endpoint_ids = list(comparison["endpoints"])
-    labels = [scenario["label"] for scenario in comparison["scenarios"]]
+    endpoint_ids = list(comparison.endpoints)
+    labels = comparison.labels
     offsets = _offsets(len(labels) - 1)
     for k in range(1, len(labels)):
         for i, endpoint_id in enumerate(endpoint_ids):
-            difference = comparison["endpoints"][endpoint_id][metric]["differences"][k]
+            difference = comparison.endpoints[endpoint_id].metric(metric).differences[k]
             if difference is None:
                 continue
             x = i + offsets[k - 1]
-            y = PERCENT * difference["difference"]
+            y = PERCENT * difference.difference
             ax.errorbar(
                 x,
                 y,
-                yerr=PERCENT * ERROR_BAR_SES * _finite_or_zero(difference["se_unpaired"]),
+                yerr=PERCENT * ERROR_BAR_SES * _finite_or_zero(difference.se_unpaired),
                 fmt="none",
                 ecolor="0.6",
                 elinewidth=1.0,
@@ -174,7 +174,7 @@ def plot_differences(
             ax.errorbar(
                 x,
                 y,
-                yerr=PERCENT * ERROR_BAR_SES * _finite_or_zero(difference["se"]),
+                yerr=PERCENT * ERROR_BAR_SES * _finite_or_zero(difference.se),
                 fmt="o",
                 markersize=POINT_SIZE,
                 color=scenario_colour(k),
@@ -182,8 +182,8 @@ def plot_differences(
                 capsize=3,
                 label=f"{labels[k]} − {labels[0]} (paired SE)",
             )
-            if difference["exact"] is not None:
-                _exact_marker(ax, x, PERCENT * difference["exact"], "exact difference")
+            if difference.exact is not None:
+                _exact_marker(ax, x, PERCENT * difference.exact, "exact difference")
     ax.axhline(0.0, color="0.3", linewidth=0.8)
     _endpoint_axis(ax, endpoint_ids)
     name = RATE_NAMES.get(metric, metric)
@@ -198,15 +198,15 @@ def plot_differences(
     return ax
 
 
-def plot_distributions(
-    results: Sequence[SimulationResult], column: str = "analysis_week", ax: Axes | None = None
+def plot_compared_distributions(
+    comparison: Comparison, column: str = "analysis_week", ax: Axes | None = None
 ) -> Axes:
     """Overlaid distributions of one per-replicate quantity, one step histogram per scenario.
 
     Parameters
     ----------
-    results : sequence of SimulationResult
-        The compared runs, reference first.
+    comparison : Comparison
+        From :func:`trialsim.compare`: its runs, the reference first.
     column : str
         A record column of the alternative world, e.g. ``"analysis_week"``
         (weeks) or ``"registered"`` (patients); whole-number columns get one
@@ -220,12 +220,13 @@ def plot_distributions(
         x: the quantity; y: percent of simulated trials per bin. Dashed lines mark medians.
     """
     ax = new_axes(ax)
+    results = comparison.results
     histograms = [result.histogram(ALTERNATIVE, column) for result in results]
     edges = histogram_edges(histograms, results[0].replicates)
     percent = [percent_per_bin_of(histogram, edges) for histogram in histograms]
     highest = max(float(p.max()) for p in percent)
     for k, (label, histogram, share) in enumerate(
-        zip(scenario_labels(results), histograms, percent, strict=True)
+        zip(comparison.labels, histograms, percent, strict=True)
     ):
         colour = scenario_colour(k)
         median = histogram.quantile(0.5)
@@ -274,17 +275,13 @@ def _legend_once(ax: Axes) -> None:
     ax.legend(list(unique.values()), list(unique), loc="best", fontsize="small", frameon=False)
 
 
-def comparison_figures(
-    comparison: Mapping[str, Any], results: Sequence[SimulationResult]
-) -> dict[str, bytes]:
+def comparison_figures(comparison: Comparison) -> dict[str, bytes]:
     """Every figure of a comparison, as PNG files.
 
     Parameters
     ----------
-    comparison : dict
-        From :func:`trialsim.planning.compare.compare_results` for ``results``.
-    results : sequence of SimulationResult
-        The compared runs, reference first (``PairedRun.results``).
+    comparison : Comparison
+        From :func:`trialsim.compare`.
 
     Returns
     -------
@@ -293,23 +290,25 @@ def comparison_figures(
         ``type1_error_difference.png`` when some endpoint is shared with the
         reference; ``analysis_week.png`` and ``registered.png``.
     """
-    endpoint_count = max(len(comparison["endpoints"]), 1)
-    width = float(np.clip(1.2 + endpoint_count * max(1.3, 0.35 * len(results)), 6.4, 14.0))
+    endpoint_count = max(len(comparison.endpoints), 1)
+    scenarios = len(comparison.scenarios)
+    width = float(np.clip(1.2 + endpoint_count * max(1.3, 0.35 * scenarios), 6.4, 14.0))
     figures = {}
-    for metric in RATE_NAMES:
-        figures[f"{metric}.png"] = figure_png(plot_rates, comparison, metric, width=width)
+    rates: tuple[RateName, ...] = ("power", "type1_error")
+    for metric in rates:
+        figures[f"{metric}.png"] = figure_png(plot_compared_rates, comparison, metric, width=width)
         if _has_differences(comparison, metric):
             figures[f"{metric}_difference.png"] = figure_png(
-                plot_differences, comparison, metric, width=width
+                plot_paired_differences, comparison, metric, width=width
             )
     for column in ("analysis_week", "registered"):
-        figures[f"{column}.png"] = figure_png(plot_distributions, results, column)
+        figures[f"{column}.png"] = figure_png(plot_compared_distributions, comparison, column)
     return figures
 
 
-def _has_differences(comparison: Mapping[str, Any], metric: str) -> bool:
+def _has_differences(comparison: Comparison, metric: RateName) -> bool:
     return any(
         difference is not None
-        for endpoint in comparison["endpoints"].values()
-        for difference in endpoint[metric]["differences"]
+        for endpoint in comparison.endpoints.values()
+        for difference in endpoint.metric(metric).differences
     )
