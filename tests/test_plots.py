@@ -141,9 +141,7 @@ def test_plot_endpoint_boundary_is_the_exact_critical_value(result, index):
     denominators = np.asarray(boundary.get_xdata())
     critical = np.asarray(boundary.get_ydata())
     np.testing.assert_array_equal(denominators, np.arange(result.plan.patients + 1))
-    np.testing.assert_array_equal(
-        critical, critical_values(result.plan.patients, p0, alpha)
-    )
+    np.testing.assert_array_equal(critical, critical_values(result.plan.patients, p0, alpha))
     # Independently of trialsim.rules.binomial: the smallest x with P(X >= x | n, p0) <= alpha.
     for n, x in zip(denominators, critical, strict=True):
         tail = stats.binom.sf(np.arange(n + 2) - 1, n, p0)

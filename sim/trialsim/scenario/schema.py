@@ -1,7 +1,9 @@
 """The scenario file's schema (pydantic v2). Unknown keys are refused everywhere.
 
 Shape, types and ranges live here; cross-references between keys (stage
-graph, subgroup names, endpoint stages) are checked in :mod:`trialsim.scenario.load`.
+graph, subgroup names, endpoint stages) are checked in :mod:`trialsim.scenario.checks`,
+and what depends on an endpoint's rule by the rule itself: each rule model's
+``test`` names its class in :mod:`trialsim.rules.registry`.
 Times are in weeks unless a key says months.
 """
 
