@@ -118,8 +118,9 @@ class MetricComparison(Generic[V_co, D_co]):
         }
 
 
-EndpointMetric = MetricComparison[EndpointValue, EndpointDifference]
-MeanMetric = MetricComparison[DistributionValue, Difference]
+# An endpoint rate across scenarios, and a per-trial mean (patients, weeks) across scenarios.
+EndpointRateComparison = MetricComparison[EndpointValue, EndpointDifference]
+MeanComparison = MetricComparison[DistributionValue, Difference]
 
 
 @dataclass(frozen=True)
@@ -128,18 +129,18 @@ class EndpointComparison:
 
     Attributes
     ----------
-    power, type1_error : EndpointMetric
+    power, type1_error : EndpointRateComparison
         P(reject H0) in the alternative and the null world.
-    early_stop, early_stop_null : EndpointMetric
+    early_stop, early_stop_null : EndpointRateComparison
         P(an interim analysis stops the endpoint's stage) in each world.
     """
 
-    power: EndpointMetric
-    type1_error: EndpointMetric
-    early_stop: EndpointMetric
-    early_stop_null: EndpointMetric
+    power: EndpointRateComparison
+    type1_error: EndpointRateComparison
+    early_stop: EndpointRateComparison
+    early_stop_null: EndpointRateComparison
 
-    def metric(self, name: EndpointMetricName) -> EndpointMetric:
+    def metric(self, name: EndpointMetricName) -> EndpointRateComparison:
         """The metric called ``name``."""
         return {
             "power": self.power,
@@ -159,15 +160,15 @@ class TrialComparison:
 
     Attributes
     ----------
-    registered : MeanMetric
+    registered : MeanComparison
         Patients registered.
-    analysis_week, last_patient_off_week : MeanMetric
+    analysis_week, last_patient_off_week : MeanComparison
         Weeks from study start to the analysis and to the last patient off treatment.
     """
 
-    registered: MeanMetric
-    analysis_week: MeanMetric
-    last_patient_off_week: MeanMetric
+    registered: MeanComparison
+    analysis_week: MeanComparison
+    last_patient_off_week: MeanComparison
 
     def to_dict(self) -> dict[str, object]:
         """compare.json's ``trial``."""
@@ -180,13 +181,13 @@ class AdverseEventComparison:
 
     Attributes
     ----------
-    mean_patients : MeanMetric
+    mean_patients : MeanComparison
         Patients with the event per trial.
     any_probability : MetricComparison of ScenarioValue
         P(at least one patient has it).
     """
 
-    mean_patients: MeanMetric
+    mean_patients: MeanComparison
     any_probability: MetricComparison[ScenarioValue, Difference]
 
     def to_dict(self) -> dict[str, object]:

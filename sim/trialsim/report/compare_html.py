@@ -15,7 +15,7 @@ from itertools import groupby
 from trialsim.planning.comparison import (
     Comparison,
     Difference,
-    EndpointMetric,
+    EndpointRateComparison,
     MetricComparison,
     ScenarioValue,
 )
@@ -103,7 +103,7 @@ def _row(
     )
 
 
-def _exact_row(section: str, label: str, metric: EndpointMetric) -> ComparisonRow:
+def _exact_row(section: str, label: str, metric: EndpointRateComparison) -> ComparisonRow:
     differences = metric.differences[1:]
     return ComparisonRow(
         section,
