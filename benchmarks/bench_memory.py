@@ -62,8 +62,8 @@ def measure(replicates: int, jobs: int, out: Path) -> dict[str, float]:
 def records_mib(replicates: int) -> float:
     """Memory the per-replicate records and registration weeks would take (MiB)."""
     from trialsim.model.plan import compile_plan
+    from trialsim.rules.validation import load_scenario
     from trialsim.run.records import RecordLayout
-    from trialsim.scenario.load import load_scenario
 
     plan = compile_plan(load_scenario(SCENARIO).spec)
     columns = len(RecordLayout.for_plan(plan))

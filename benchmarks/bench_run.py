@@ -41,8 +41,8 @@ def wall_seconds(command: list[str], repeats: int) -> float:
 
 def engine_seconds(replicates: int, repeats: int) -> list[tuple[str, float]]:
     """Median wall time of the simulation alone, with 1 and 2 workers (seconds)."""
+    from trialsim.rules.validation import load_scenario
     from trialsim.run.runner import run_trials
-    from trialsim.scenario.load import load_scenario
 
     scenario = load_scenario(SCENARIO)
     return [

@@ -129,7 +129,7 @@ def write_scenario(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def load_dict(write_scenario: Callable[..., Path]) -> Callable[..., Any]:
     """Write a scenario dictionary to a file and load it with ``load_scenario``."""
-    from trialsim.scenario.load import load_scenario
+    from trialsim.rules.validation import load_scenario
 
     def load(scenario: dict[str, Any], name: str = "scenario.yaml") -> Any:
         return load_scenario(write_scenario(scenario, name))

@@ -23,7 +23,12 @@ from trialsim.model.draws import draw_patients, null_response_rate
 from trialsim.model.plan import compile_plan
 from trialsim.model.simulation import simulate_worlds
 from trialsim.planning.summary import summarise
-from trialsim.rules.fisher import critical_responders, fisher_rejection_probability, fisher_rejects
+from trialsim.rules.fisher import (
+    CountComparison,
+    critical_responders,
+    fisher_rejection_probability,
+    fisher_rejects,
+)
 from trialsim.run.runner import run_trials
 from trialsim.scenario.problems import ScenarioError
 
@@ -80,7 +85,8 @@ def test_randomised_scenario_loads_and_compiles(load_dict):
         ("control", "vk2_c", pytest.approx(2 / 3)),
         ("d3", "vk2_e", pytest.approx(1 / 3)),
     ]
-    assert plan.endpoints[0].compares_arms and math.isnan(plan.endpoints[0].p0)
+    assert plan.endpoints[0].compares_arms
+    assert isinstance(plan.endpoints[0].decision, CountComparison)  # no one-group p0
 
 
 REMOVE = object()

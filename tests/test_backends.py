@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 from trialsim.cli.app import app
 from trialsim.model.plan import compile_plan
 from trialsim.planning.summary import summarise
+from trialsim.rules.validation import load_scenario
 from trialsim.run import backends
 from trialsim.run.backends import BackendError, run_tasks
 from trialsim.run.runner import run_trials, simulate_chunk
-from trialsim.scenario.load import load_scenario
 
 distributed = pytest.importorskip("distributed")
 

@@ -18,8 +18,9 @@ from trialsim.cli.sweep import sweep
 from trialsim.planning.sweep import Sweep, run_sweep
 from trialsim.report.curves import plot_operating_curve
 from trialsim.report.grid_files import sweep_files
+from trialsim.rules.validation import load_scenario
 from trialsim.scenario.grid_values import parse_setting
-from trialsim.scenario.load import LoadedScenario, load_scenario
+from trialsim.scenario.load import LoadedScenario
 from trialsim.scenario.variation import scenario_grid
 
 from conftest import SHIPPED_2005

@@ -14,13 +14,13 @@ from trialsim.cli.exits import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     Terminated,
-    terminate_cleanly_on_sigterm,
+    install_signal_handlers,
 )
 
 
 def main() -> None:
     """Entry point of the ``trialsim`` console script: no traceback reaches the user."""
-    terminate_cleanly_on_sigterm()
+    install_signal_handlers()
     try:
         from trialsim.cli.app import app
 

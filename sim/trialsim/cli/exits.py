@@ -1,8 +1,21 @@
-"""Exit codes of the ``trialsim`` command and the exception that SIGTERM raises."""
+"""Exit codes of the ``trialsim`` command and how Ctrl-C and SIGTERM end it.
+
+Both signals raise an exception in the main thread (``KeyboardInterrupt``,
+:class:`Terminated`) so that cleanup runs and one line is printed. Two moments
+need care. While the process forks a worker, Python ignores exceptions raised
+in its fork hooks, which would swallow the signal: a signal that arrives then
+is delivered again once the fork is done. A forked worker ignores both from
+its first instruction on: the parent, in the same process group, stops its
+workers and does the talking.
+"""
 
 from __future__ import annotations
 
+import logging  # noqa: F401 - its fork hooks must run before ours (see install_signal_handlers)
+import os
 import signal
+import threading
+from types import FrameType
 
 EXIT_FAILURE = 1
 EXIT_INVALID = 2
@@ -14,10 +27,51 @@ class Terminated(BaseException):
     """SIGTERM arrived: raised where the program is, so that cleanup runs as for Ctrl-C."""
 
 
-def terminate_cleanly_on_sigterm() -> None:
-    """Make SIGTERM raise :class:`Terminated` in this process (and in processes it forks)."""
+_forking = False
+_held: list[int] = []
 
-    def terminate(signum: int, frame: object) -> None:
+
+def _raise_for(signum: int, frame: FrameType | None) -> None:
+    if _forking:
+        _held.append(signum)
+        return
+    if signum == signal.SIGTERM:
         raise Terminated
+    raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, terminate)
+
+def _before_fork() -> None:
+    global _forking
+    _forking = True
+
+
+def _after_fork_in_parent() -> None:
+    global _forking
+    _forking = False
+    while _held:
+        # Sent from another thread: raised here, inside the fork hook, it would be lost.
+        threading.Thread(target=os.kill, args=(os.getpid(), _held.pop())).start()
+
+
+def _after_fork_in_child() -> None:
+    global _forking
+    _forking = False
+    _held.clear()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def install_signal_handlers() -> None:
+    """Make Ctrl-C and SIGTERM raise in this process, and not in the workers it forks.
+
+    Call once, first thing, from the console script. The fork hooks are
+    registered after ``logging``'s, so that a signal delivered again after a
+    fork is not raised inside another library's hook.
+    """
+    signal.signal(signal.SIGINT, _raise_for)
+    signal.signal(signal.SIGTERM, _raise_for)
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )

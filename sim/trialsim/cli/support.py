@@ -62,7 +62,7 @@ def fail(lines: list[str], code: int) -> NoReturn:
 
 def load_or_exit(path: Path) -> LoadedScenario:
     """Load and validate a scenario, or print its problems and exit with code 2."""
-    from trialsim.scenario.load import load_scenario
+    from trialsim.rules.validation import load_scenario
     from trialsim.scenario.problems import ScenarioError
 
     try:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from trialsim.planning.grid import GridRow, PointCallback, evaluate_grid, scenario_record
-from trialsim.scenario.load import MONITORING_TESTS, LoadedScenario
+from trialsim.rules.registry import rule_for
+from trialsim.scenario.load import LoadedScenario
 from trialsim.scenario.schema import Scenario
 from trialsim.scenario.variation import GridPoint, Number
 
@@ -130,7 +131,7 @@ class SampleSizeSearch:
 def rule_alpha(spec: Scenario, endpoint_id: str) -> float | None:
     """The endpoint rule's own alpha (``exact_binomial``, ``fisher``), else None."""
     endpoint = next(e for e in spec.endpoints if e.id == endpoint_id)
-    return getattr(endpoint.rule, "alpha", None)
+    return rule_for(endpoint.rule).alpha
 
 
 def meets_target(row: GridRow, endpoint: str, power: float, alpha: float, exact: bool) -> bool:
@@ -289,12 +290,13 @@ def find_sample_size(
 def _exact_applies(point: GridPoint, rows: list[GridRow], endpoint: str) -> bool:
     """Exact values exist at every candidate and do not ignore enrollment.
 
-    A ``simon`` or ``bayes`` rule's exact value assumes registration lasts until
-    the stage's ``n`` are evaluable, whatever the enrollment: it is not used.
+    The exact value of a rule that monitors its stage (``simon``, ``bayes``)
+    assumes registration lasts until the stage's ``n`` are evaluable, whatever
+    the enrollment: it is not used.
     """
     spec = point.scenario.spec
     rule = next(e.rule for e in spec.endpoints if e.id == endpoint)
-    if rule.test in MONITORING_TESTS:
+    if rule_for(rule).monitors_stage:
         return False
     return all(
         row.endpoints[endpoint].power_exact is not None

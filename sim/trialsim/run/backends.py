@@ -8,8 +8,14 @@ backend or on the number of workers.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import signal
+import socket
+import struct
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -27,6 +33,14 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 """How long to keep trying to reach a Dask scheduler before giving up, in seconds."""
 DASK_RETRIES = 2
 """Times a task that raised on a Dask worker is run again before its error is final."""
+PR_SET_PDEATHSIG = 1
+"""Linux prctl option: the signal a process receives when its parent exits."""
+PARENT_POLL_SECONDS = 1.0
+"""Where the kernel cannot signal a parent's death, how often a worker checks, in seconds."""
+FRAME_LENGTH = struct.Struct("Q")
+"""How Dask's TCP transport writes the length of each message."""
+MAX_HANDSHAKE_BYTES = 1 << 20
+"""A larger first frame is not a Dask handshake (which is a few hundred bytes)."""
 
 
 class BackendError(RuntimeError):
@@ -48,7 +62,8 @@ def run_tasks(
     tasks : sequence of tuple
         The arguments of each call.
     jobs : int
-        Worker processes; ``1`` runs every task in this process, in order.
+        Worker processes, at most one per task and per core; ``1`` runs every
+        task in this process, in order.
     scheduler : str, optional
         Address of a Dask distributed scheduler (``tcp://host:port``). When given,
         the tasks run on its workers and ``jobs`` is ignored; see :func:`run_on_dask`.
@@ -67,7 +82,8 @@ def run_tasks(
     if scheduler is not None:
         yield from run_on_dask(function, tasks, scheduler)
         return
-    if jobs == 1:
+    jobs = min(jobs, len(tasks), available_cores())
+    if jobs <= 1:
         for index, arguments in enumerate(tasks):
             yield index, function(*arguments)
         return
@@ -88,8 +104,20 @@ def run_tasks(
                     for index, arguments in islice(waiting, 1):
                         pending[pool.submit(function, *arguments)] = index
         except BaseException:
+            _kill_workers(pool)
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """End a pool's worker processes now: they ignore signals, and their tasks are not wanted.
+
+    Waiting for running tasks could take long, and a worker ended while it writes
+    a result leaves the pool waiting for the rest of it.
+    """
+    for pid in list(getattr(pool, "_processes", None) or {}):  # pid -> process
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def run_on_dask(
@@ -147,7 +175,9 @@ def run_on_dask(
         try:
             # A malformed address is refused before a Client exists: a Client that fails
             # on one hangs the interpreter's exit while it closes.
-            resolve_address(scheduler)
+            address = resolve_address(scheduler)
+            if address.startswith("tcp://"):
+                expect_dask_handshake(scheduler, address)
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
         except (OSError, ValueError, TimeoutError, asyncio.TimeoutError) as err:
             raise BackendError(
@@ -188,6 +218,52 @@ def run_on_dask(
                 f"the Dask scheduler at {scheduler} cannot unpickle the tasks: install the "
                 "same trialsim and Python packages on it and its workers as here"
             ) from err
+
+
+def expect_dask_handshake(scheduler: str, address: str) -> None:
+    """Refuse a TCP listener that does not greet as a Dask scheduler does.
+
+    A Dask scheduler writes its handshake, a frame led by its length as an
+    unsigned 64-bit integer, as soon as a connection opens. A listener that
+    says nothing within ``CONNECT_TIMEOUT_SECONDS`` would leave Dask's client
+    waiting for ever, and one that sends a banner would be read as a frame of
+    absurd length; both are refused here first.
+
+    Parameters
+    ----------
+    scheduler : str
+        The address as the user gave it, for messages.
+    address : str
+        The resolved ``tcp://host:port`` address.
+
+    Raises
+    ------
+    BackendError
+        If the listener cannot be reached, says nothing in time, or does not
+        start with a plausible frame length.
+    """
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    try:
+        with socket.create_connection(
+            (host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_SECONDS
+        ) as connection:
+            greeting = b""
+            while len(greeting) < FRAME_LENGTH.size:
+                received = connection.recv(FRAME_LENGTH.size - len(greeting))
+                if not received:
+                    break
+                greeting += received
+    except TimeoutError as err:
+        raise BackendError(
+            f"{scheduler} does not answer as a Dask scheduler: nothing within "
+            f"{CONNECT_TIMEOUT_SECONDS:g} s"
+        ) from err
+    except OSError as err:
+        raise BackendError(
+            f"cannot connect to the Dask scheduler at {scheduler}: {first_line(err)}"
+        ) from err
+    if len(greeting) < FRAME_LENGTH.size or FRAME_LENGTH.unpack(greeting)[0] > MAX_HANDSHAKE_BYTES:
+        raise BackendError(f"{scheduler} does not answer as a Dask scheduler")
 
 
 @contextmanager
@@ -234,9 +310,44 @@ def in_task_order(finished: Iterable[tuple[int, Result]]) -> Iterator[Result]:
             following += 1
 
 
+def available_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
 def leave_interrupts_to_parent() -> None:
-    """Worker initializer: Ctrl-C is handled once, by the parent, which stops the pool."""
+    """Worker initializer: signals are handled once, by the parent; a worker dies with it.
+
+    Ctrl-C and SIGTERM are ignored here: the parent, in the same process group,
+    stops the pool, ends its workers and writes the one line. On Linux the
+    kernel kills the worker if the parent dies, even by SIGKILL; elsewhere a
+    thread watches for the parent's exit.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent = os.getppid()
+    if not _kill_me_with_parent():
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _kill_me_with_parent() -> bool:
+    """Ask Linux to SIGKILL this process when its parent exits; False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
 
 
 def fork_context() -> BaseContext | None:

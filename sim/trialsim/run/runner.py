@@ -8,7 +8,6 @@ of workers and any backend.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,15 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from trialsim.model.chunk import simulate_chunk_worlds
 from trialsim.model.draws import draw_chunk, draw_patients, null_response_rate
 from trialsim.model.plan import TrialPlan, compile_plan
-from trialsim.model.simulation import (
-    TraceRow,
-    WorldTraceRow,
-    simulate_chunk_worlds,
-    simulate_worlds,
-)
-from trialsim.run.backends import in_task_order, run_tasks
+from trialsim.model.simulation import TraceRow, WorldTraceRow, simulate_worlds
+from trialsim.run.backends import available_cores, in_task_order, run_tasks
 from trialsim.run.histogram import Histogram
 from trialsim.run.records import ALTERNATIVE, NULL, WORLDS, RecordLayout, RecordMaker
 from trialsim.run.tally import RunTally, WorldTally
@@ -85,11 +80,8 @@ class SimulationResult:
 
 
 def default_jobs() -> int:
-    """Cores available to this process."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
+    """Cores available to this process: the default number of worker processes."""
+    return available_cores()
 
 
 def simulate_chunk(
@@ -155,7 +147,7 @@ def run_trials(
     Parameters
     ----------
     scenario : LoadedScenario
-        From :func:`trialsim.scenario.load.load_scenario`.
+        From :func:`trialsim.load_scenario`.
     replicates : int, optional
         Number of simulated trials per world (default: the scenario's).
     seed : int, optional
@@ -184,7 +176,7 @@ def run_trials(
 
     Examples
     --------
-    >>> from trialsim.scenario.load import load_scenario
+    >>> from trialsim import load_scenario
     >>> result = run_trials(load_scenario("scenarios/vk2_d3_2005.yaml"), replicates=20, jobs=1)
     >>> result.replicates, int(result.world(0).moments.count[0])
     (20, 20)

@@ -229,7 +229,7 @@ def apply_overrides(
 
     Examples
     --------
-    >>> from trialsim.scenario.load import load_scenario
+    >>> from trialsim import load_scenario
     >>> base = load_scenario("scenarios/vk2_d3_2005.yaml")
     >>> apply_overrides(base, {"stages.vk2.dropout": 0.1}).spec.stages[0].dropout
     0.1
