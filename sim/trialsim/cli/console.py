@@ -7,6 +7,7 @@ whole or not at all, so earlier results are never lost.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from trialsim.cli.exits import (
@@ -25,12 +26,23 @@ def main() -> None:
         from trialsim.cli.app import app
 
         app()
+    except SystemExit as exit_:
+        code = exit_.code
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+        code = EXIT_INTERRUPTED
     except Terminated:
         print("terminated: nothing was written", file=sys.stderr)
-        sys.exit(EXIT_TERMINATED)
+        code = EXIT_TERMINATED
     except Exception as err:  # noqa: BLE001 - the command line never shows a traceback
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
-        sys.exit(EXIT_FAILURE)
+        code = EXIT_FAILURE
+    else:
+        code = 0
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        # Cleanup has run while the exception unwound. Exit now rather than wait for
+        # worker processes a stopped pool may still hold: they die with this process.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

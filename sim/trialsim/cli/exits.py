@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging  # noqa: F401 - its fork hooks must run before ours (see install_signal_handlers)
 import os
+import queue
 import signal
 import threading
 from types import FrameType
@@ -29,6 +30,7 @@ class Terminated(BaseException):
 
 _forking = False
 _held: list[int] = []
+_to_send_again: queue.SimpleQueue[int] = queue.SimpleQueue()
 
 
 def _raise_for(signum: int, frame: FrameType | None) -> None:
@@ -49,16 +51,22 @@ def _after_fork_in_parent() -> None:
     global _forking
     _forking = False
     while _held:
-        # Sent from another thread: raised here, inside the fork hook, it would be lost.
-        threading.Thread(target=os.kill, args=(os.getpid(), _held.pop())).start()
+        # Raised here, inside the fork hook, it would be lost: another thread sends it again.
+        _to_send_again.put(_held.pop())
+
+
+def _send_again() -> None:
+    while True:
+        os.kill(os.getpid(), _to_send_again.get())
 
 
 def _after_fork_in_child() -> None:
     global _forking
-    _forking = False
-    _held.clear()
+    # Still "forking": a signal that arrives before the workers ignore it is held, then dropped.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _held.clear()
+    _forking = False
 
 
 def install_signal_handlers() -> None:
@@ -70,6 +78,7 @@ def install_signal_handlers() -> None:
     """
     signal.signal(signal.SIGINT, _raise_for)
     signal.signal(signal.SIGTERM, _raise_for)
+    threading.Thread(target=_send_again, name="signals sent again", daemon=True).start()
     os.register_at_fork(
         before=_before_fork,
         after_in_parent=_after_fork_in_parent,

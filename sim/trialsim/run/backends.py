@@ -104,20 +104,10 @@ def run_tasks(
                     for index, arguments in islice(waiting, 1):
                         pending[pool.submit(function, *arguments)] = index
         except BaseException:
-            _kill_workers(pool)
+            # Workers finish the task they hold (ending one mid-result would leave the
+            # pool waiting for the rest of it) and then exit; queued tasks are dropped.
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-
-
-def _kill_workers(pool: ProcessPoolExecutor) -> None:
-    """End a pool's worker processes now: they ignore signals, and their tasks are not wanted.
-
-    Waiting for running tasks could take long, and a worker ended while it writes
-    a result leaves the pool waiting for the rest of it.
-    """
-    for pid in list(getattr(pool, "_processes", None) or {}):  # pid -> process
-        with suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def run_on_dask(
@@ -322,7 +312,8 @@ def leave_interrupts_to_parent() -> None:
     """Worker initializer: signals are handled once, by the parent; a worker dies with it.
 
     Ctrl-C and SIGTERM are ignored here: the parent, in the same process group,
-    stops the pool, ends its workers and writes the one line. On Linux the
+    stops the pool (each worker exits after its current task) and writes the
+    one line. On Linux the
     kernel kills the worker if the parent dies, even by SIGKILL; elsewhere a
     thread watches for the parent's exit.
     """
