@@ -96,3 +96,17 @@ def test_module_is_small_and_says_what_it_owns(name: str) -> None:
     assert ast.get_docstring(ast.parse(text)), f"{name} has no opening docstring"
     lines = text.count("\n")
     assert lines <= MAX_LINES, f"{name} has {lines} lines (at most {MAX_LINES})"
+
+
+def test_architecture_page_names_every_module() -> None:
+    page = (PACKAGE.parents[1] / "docs" / "architecture.md").read_text()
+    listed: set[str] = set()
+    package = None
+    for line in page.splitlines():
+        if line.startswith("### `") and line.rstrip().endswith("/`"):
+            package = line.split("`")[1].rstrip("/")
+        elif package and line.startswith("| `") and line.split("`")[1].endswith(".py"):
+            listed.add(f"trialsim.{package}.{line.split('`')[1][:-3]}")
+    modules = {n for n in MODULES if _rank(n) is not None and n.count(".") == 2}
+    assert sorted(modules - listed) == [], "modules missing from docs/architecture.md"
+    assert sorted(listed - modules) == [], "docs/architecture.md names modules that do not exist"
