@@ -21,8 +21,8 @@ from trialsim.cli.exits import (
 
 def main() -> None:
     """Entry point of the ``trialsim`` console script: no traceback reaches the user."""
-    install_signal_handlers()
     try:
+        install_signal_handlers()
         from trialsim.cli.app import app
 
         app()

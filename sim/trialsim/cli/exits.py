@@ -72,15 +72,16 @@ def _after_fork_in_child() -> None:
 def install_signal_handlers() -> None:
     """Make Ctrl-C and SIGTERM raise in this process, and not in the workers it forks.
 
-    Call once, first thing, from the console script. The fork hooks are
+    Call once, first thing, from the console script, where a signal raised from
+    here on is caught. The fork hooks are
     registered after ``logging``'s, so that a signal delivered again after a
     fork is not raised inside another library's hook.
     """
-    signal.signal(signal.SIGINT, _raise_for)
-    signal.signal(signal.SIGTERM, _raise_for)
     threading.Thread(target=_send_again, name="signals sent again", daemon=True).start()
     os.register_at_fork(
         before=_before_fork,
         after_in_parent=_after_fork_in_parent,
         after_in_child=_after_fork_in_child,
     )
+    signal.signal(signal.SIGINT, _raise_for)
+    signal.signal(signal.SIGTERM, _raise_for)
