@@ -73,9 +73,9 @@ def install_signal_handlers() -> None:
     """Make Ctrl-C and SIGTERM raise in this process, and not in the workers it forks.
 
     Call once, first thing, from the console script, where a signal raised from
-    here on is caught. The fork hooks are
-    registered after ``logging``'s, so that a signal delivered again after a
-    fork is not raised inside another library's hook.
+    here on is caught. The fork hooks are registered after ``logging``'s, so
+    that a signal delivered again after a fork is not raised inside another
+    library's hook.
     """
     threading.Thread(target=_send_again, name="signals sent again", daemon=True).start()
     os.register_at_fork(
