@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from trialsim.cli.app import app
 from trialsim.cli.compare import compare, default_output_folder
+from trialsim.planning.compare import compare as compare_scenarios
 from trialsim.planning.compare import compare_results
 from trialsim.planning.comparison import Comparison
 from trialsim.planning.paired import PairedRun, run_paired
@@ -38,6 +39,7 @@ from trialsim.run.runner import CHUNK_REPLICATES, run_trials
 from conftest import SHIPPED_2005
 
 REPLICATES = 300
+ADDON = SHIPPED_2005.parent / "randomised_addon_d3.yaml"
 runner = CliRunner()
 
 
@@ -318,13 +320,18 @@ def test_cli_table_and_refusal_to_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "c"
     out.mkdir()
     (out / "precious.txt").write_text("earlier results")
+    for force in ([], ["--force"]):
+        result = compare_cli(out, *force)
+        assert result.exit_code == 2
+        assert "did not write (precious.txt)" in result.stderr
+        assert (out / "precious.txt").read_text() == "earlier results"
+    (out / "precious.txt").unlink()
+    assert compare_cli(out, "--quiet").exit_code == 0
     result = compare_cli(out)
     assert result.exit_code == 2
     assert "--force" in result.stderr
-    assert (out / "precious.txt").read_text() == "earlier results"
     result = compare_cli(out, "--force")
     assert result.exit_code == 0, result.output
-    assert not (out / "precious.txt").exists()
     assert "B − A" in result.stdout and "+0.000 ± 0.000" in result.stdout
     assert [p.name for p in tmp_path.iterdir()] == ["c"], "no staging folders left behind"
     assert compare_cli(tmp_path / "quiet", "--quiet").stdout == ""
@@ -381,8 +388,7 @@ def test_modules_do_not_import_matplotlib_or_scipy_stats() -> None:
 
 
 def test_a_one_group_endpoint_is_not_paired_with_a_two_group_one_of_the_same_id() -> None:
-    addon = SHIPPED_2005.parent / "randomised_addon_d3.yaml"
-    run = run_paired([load_scenario(SHIPPED_2005), load_scenario(addon)], replicates=200, jobs=1)
+    run = run_paired([load_scenario(SHIPPED_2005), load_scenario(ADDON)], replicates=200, jobs=1)
     kinds = [
         {e.id: e.compares_arms for e in result.plan.endpoints}.get("overall")
         for result in run.results
@@ -391,3 +397,64 @@ def test_a_one_group_endpoint_is_not_paired_with_a_two_group_one_of_the_same_id(
     power = compare_results(run).endpoints["overall"].power
     assert all(value is not None for value in power.values)
     assert power.differences == (None, None)
+    rows = {(row.section, row.label): row for row in comparison_rows(compare_results(run))}
+    assert rows["endpoint overall", "power"].differences == ["unlike test"]
+
+
+def test_pair_compares_endpoints_whose_ids_differ(tmp_path: Path) -> None:
+    renamed = variant(tmp_path, "renamed-rescue", ("- id: d3_rescue ", "- id: rescue "))
+    scenarios = [load_scenario(SHIPPED_2005), load_scenario(renamed)]
+    comparison = compare_scenarios(scenarios, replicates=200, jobs=1, pairs={"d3_rescue": "rescue"})
+    assert list(comparison.endpoints) == ["vk2_response", "d3_rescue", "overall"]
+    assert comparison.endpoint_ids["d3_rescue"] == ("d3_rescue", "rescue")
+    assert comparison.pairs == comparison.to_dict()["pairs"] == {"d3_rescue": "rescue"}
+    power = comparison.endpoints["d3_rescue"].power
+    assert power.values[0] == power.values[1]
+    difference = power.differences[1]
+    assert difference is not None and (difference.difference, difference.se) == (0.0, 0.0)
+    assert difference.exact == 0.0
+    sections = {row.section for row in comparison_rows(comparison)}
+    assert "endpoint d3_rescue = rescue" in sections
+    unpaired = compare_scenarios(scenarios, replicates=200, jobs=1)
+    assert unpaired.endpoints["d3_rescue"].power.differences == (None, None)
+    assert unpaired.endpoints["rescue"].power.values[0] is None
+
+
+def test_pairs_of_unlike_or_missing_endpoints_are_refused(tmp_path: Path) -> None:
+    scenarios = [load_scenario(SHIPPED_2005), load_scenario(ADDON)]
+    with pytest.raises(ValueError, match="one-group test but d3_effect .* compares two groups"):
+        compare_scenarios(scenarios, replicates=20, jobs=1, pairs={"d3_rescue": "d3_effect"})
+    with pytest.raises(ValueError, match="reference randomised-addon-d3 has no endpoint d3_rescue"):
+        run_paired(scenarios[::-1], replicates=20, jobs=1, pairs={"d3_rescue": "d3_rescue"})
+    out = tmp_path / "out"
+    for pair, message in (
+        ("d3_rescue=d3_effect", "only endpoints that ask alike questions can be paired"),
+        ("d3_rescue=missing", "no other scenario has an endpoint missing"),
+        ("d3_rescue", "is not REF=OTHER"),
+    ):
+        result = runner.invoke(
+            app, ["compare", str(SHIPPED_2005), str(ADDON), "--pair", pair, "--out", str(out)]
+        )
+        assert result.exit_code == 2, result.output
+        assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+        assert "[bad_pair]" in result.stderr and "Traceback" not in result.output
+        assert not out.exists()
+
+
+def test_cli_pair_writes_the_pairing(tmp_path: Path) -> None:
+    out = tmp_path / "paired"
+    result = compare_cli(out, "--pair", "overall=overall")
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "compare.json").read_text())["pairs"] == {}
+    itt = SHIPPED_2005.parent / "followup_itt.yaml"
+    result = runner.invoke(
+        app,
+        ["compare", str(SHIPPED_2005), str(itt), "--pair", "d3_rescue=d3_rescue_itt"]
+        + ["--replicates", "100", "--jobs", "1", "--out", str(out / "itt")],
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "itt" / "compare.json").read_text())
+    assert document["pairs"] == {"d3_rescue": "d3_rescue_itt"}
+    assert "d3_rescue_itt" not in document["endpoints"]
+    assert document["endpoints"]["d3_rescue"]["power"]["differences"][1] is not None
+    assert "Endpoint d3_rescue = d3_rescue_itt" in (out / "itt" / "report.html").read_text()

@@ -41,6 +41,17 @@ ScenarioPaths = Annotated[
         dir_okay=False,
     ),
 ]
+Pairs = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--pair",
+        help="Compare the reference's endpoint REF with the other scenarios' endpoint OTHER "
+        "although their ids differ (repeatable). Both must be one-group tests, or both "
+        "two-group comparisons.",
+        metavar="REF=OTHER",
+        show_default=False,
+    ),
+]
 FOLDER_NAME_LIMIT = 60
 
 
@@ -50,6 +61,7 @@ def compare(
     seed: Seed = None,
     jobs: Jobs = None,
     scheduler: Scheduler = None,
+    pair: Pairs = None,
     out: Annotated[
         Path | None,
         typer.Option(help="Output folder [default: results/compare-<names>].", file_okay=False),
@@ -63,7 +75,8 @@ def compare(
     scenario's), so replicate r of each uses the same random numbers and the
     differences are paired: their Monte Carlo error is that of the per-trial
     differences. The scenarios run in lockstep, chunk by chunk, so memory does
-    not grow with the replicates. Writes compare.json, figures (PNG) and report.html.
+    not grow with the replicates. Endpoints are compared by id; --pair REF=OTHER
+    compares endpoints with different ids. Writes compare.json, figures (PNG) and report.html.
 
     \b
     Examples:
@@ -76,12 +89,27 @@ def compare(
             [f"compare: needs at least two scenarios, got {len(scenarios)} [too_few_scenarios]"],
             EXIT_INVALID,
         )
+    pairs = parse_pairs(pair or [])
     loaded = _load_all(scenarios)
+    _check_pairs(loaded, pairs)
     folder = usable_output_folder(
         out or default_output_folder([scenario.spec.name for scenario in loaded]), force
     )
     with failing_cleanly():
-        _compare(loaded, folder, replicates, seed, jobs, scheduler, force, quiet)
+        _compare(loaded, folder, replicates, seed, jobs, scheduler, pairs, force, quiet)
+
+
+def parse_pairs(texts: Sequence[str]) -> dict[str, str]:
+    """``["a=b", ...]`` as ``{"a": "b"}``; exit with code 2 on a malformed or repeated pair."""
+    pairs: dict[str, str] = {}
+    for text in texts:
+        reference, sep, other = (part.strip() for part in text.partition("="))
+        if not (sep and reference and other):
+            fail([f"compare: --pair {text!r} is not REF=OTHER [bad_pair]"], EXIT_INVALID)
+        if reference in pairs:
+            fail([f"compare: --pair {reference}= given twice [bad_pair]"], EXIT_INVALID)
+        pairs[reference] = other
+    return pairs
 
 
 def _load_all(paths: Sequence[Path]) -> list[LoadedScenario]:
@@ -98,6 +126,21 @@ def _load_all(paths: Sequence[Path]) -> list[LoadedScenario]:
     if problems:
         fail(problems, EXIT_INVALID)
     return loaded
+
+
+def _check_pairs(loaded: Sequence[LoadedScenario], pairs: dict[str, str]) -> None:
+    """Exit with code 2 and one line if a pair names a missing endpoint or unlike endpoints."""
+    from trialsim.model.plan import compile_plan
+    from trialsim.planning.pairs import check_pairs
+
+    try:
+        check_pairs(
+            [compile_plan(scenario.spec) for scenario in loaded],
+            [scenario.spec.name for scenario in loaded],
+            pairs,
+        )
+    except ValueError as err:
+        fail([f"compare: {err} [bad_pair]"], EXIT_INVALID)
 
 
 def default_output_folder(names: Sequence[str]) -> Path:
@@ -126,6 +169,7 @@ def _compare(
     seed: int | None,
     jobs: int | None,
     scheduler: str | None,
+    pairs: dict[str, str],
     force: bool,
     quiet: bool,
 ) -> None:
@@ -140,7 +184,7 @@ def _compare(
     total = loaded[0].spec.simulation.replicates if replicates is None else replicates
     with point_progress("simulating", total, quiet) as report:
         comparison = compare_scenarios(
-            loaded, replicates, seed, jobs, scheduler, on_progress=report
+            loaded, replicates, seed, jobs, scheduler, on_progress=report, pairs=pairs
         )
     figures = comparison_figures(comparison)
     files = {"compare.json": comparison.to_json().encode(), **figures}

@@ -11,7 +11,7 @@ are in :mod:`trialsim.planning.comparison`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from trialsim import __version__
 from trialsim.exact.pathway import ExactCharacteristics
@@ -31,7 +31,8 @@ from trialsim.planning.comparison import (
     TrialComparison,
     V,
 )
-from trialsim.planning.paired import ENDPOINT_METRICS, PairedRun, Quantity, run_paired, union
+from trialsim.planning.paired import ENDPOINT_METRICS, PairedRun, Quantity, run_paired
+from trialsim.planning.pairs import union
 from trialsim.planning.summary import distribution, proportion_se
 from trialsim.planning.summary_types import ScenarioSource
 from trialsim.run.records import NULL
@@ -56,6 +57,7 @@ def compare(
     jobs: int | None = None,
     scheduler: str | None = None,
     on_progress: ProgressCallback | None = None,
+    pairs: Mapping[str, str] | None = None,
 ) -> Comparison:
     """Simulate scenarios in lockstep with common random numbers and compare each with the first.
 
@@ -73,6 +75,11 @@ def compare(
         Address of a Dask distributed scheduler (``tcp://host:port``) to run on instead.
     on_progress : callable, optional
         Called with the number of replicates finished so far (of every scenario).
+    pairs : mapping of str to str, optional
+        Endpoints compared although their ids differ: the reference's id to the
+        other scenarios' id, e.g. ``{"d3_rescue": "d3_effect"}`` (the row keeps
+        the reference's id). Both must be one-group tests or both two-group
+        comparisons.
 
     Returns
     -------
@@ -84,7 +91,9 @@ def compare(
     Raises
     ------
     ValueError
-        Fewer than two scenarios, or fewer than one replicate.
+        Fewer than two scenarios, fewer than one replicate, or a pair naming an
+        endpoint that does not exist or pairing a one-group test with a
+        two-group comparison.
 
     Examples
     --------
@@ -94,7 +103,9 @@ def compare(
     >>> comparison.endpoints["vk2_response"].power.differences[1].se
     0.0
     """
-    return compare_results(run_paired(scenarios, replicates, seed, jobs, on_progress, scheduler))
+    return compare_results(
+        run_paired(scenarios, replicates, seed, jobs, on_progress, scheduler, pairs)
+    )
 
 
 def compare_results(run: PairedRun) -> Comparison:
@@ -143,7 +154,10 @@ def compare_results(run: PairedRun) -> Comparison:
         endpoint_id: str, name: str
     ) -> MetricComparison[EndpointValue, EndpointDifference]:
         quantity = quantities[("endpoints", endpoint_id, name)]
-        in_world = [values.get(endpoint_id) for values in exact]
+        ids = run.endpoints[endpoint_id]
+        in_world = [
+            None if i is None else values.get(i) for i, values in zip(ids, exact, strict=True)
+        ]
         world_exact = [
             None if both is None else both.null if quantity.world == NULL else both.alternative
             for both in in_world
@@ -151,9 +165,11 @@ def compare_results(run: PairedRun) -> Comparison:
         exact_values = [None if w is None else EXACT_OF[name](w) for w in world_exact]
         values = [
             None
-            if (rate := _rate(result, quantity)) is None
+            if (rate := _rate(result, column, quantity.world)) is None
             else EndpointValue(rate.value, rate.se, exact_value)
-            for result, exact_value in zip(results, exact_values, strict=True)
+            for result, column, exact_value in zip(
+                results, quantity.columns, exact_values, strict=True
+            )
         ]
 
         def difference(
@@ -169,20 +185,25 @@ def compare_results(run: PairedRun) -> Comparison:
                 plain.difference, plain.se, plain.se_unpaired, exact_difference
             )
 
-        return _compare(values, difference, _paired_with_reference(results, quantity))
+        return _compare(values, difference, _alike_to_reference(results, ids))
 
     def mean_metric(key: tuple[str, ...]) -> MetricComparison[DistributionValue, Difference]:
         quantity = quantities[key]
-        values = [_distribution_value(result, quantity) for result in results]
+        values = [
+            _distribution_value(result, column, quantity.world)
+            for result, column in zip(results, quantity.columns, strict=True)
+        ]
         return _compare(values, lambda k, v, r: _difference(run, quantity, k, v, r))
 
     def share_metric(key: tuple[str, ...]) -> MetricComparison[ScenarioValue, Difference]:
         quantity = quantities[key]
-        values = [_share(result, quantity) for result in results]
+        values = [
+            _share(result, column, quantity.world)
+            for result, column in zip(results, quantity.columns, strict=True)
+        ]
         return _compare(values, lambda k, v, r: _difference(run, quantity, k, v, r))
 
     plans = [result.plan for result in results]
-    endpoint_ids = union((endpoint.id for endpoint in plan.endpoints) for plan in plans)
     event_names = union(plan.adverse_event_names for plan in plans)
     return Comparison(
         trialsim_version=__version__,
@@ -197,8 +218,9 @@ def compare_results(run: PairedRun) -> Comparison:
             endpoint_id: EndpointComparison(
                 **{m.key: endpoint_metric(endpoint_id, m.key) for m in ENDPOINT_METRICS}
             )
-            for endpoint_id in endpoint_ids
+            for endpoint_id in run.endpoints
         },
+        endpoint_ids=dict(run.endpoints),
         trial=TrialComparison(
             registered=mean_metric(("trial", "registered")),
             analysis_week=mean_metric(("trial", "analysis_week")),
@@ -224,43 +246,48 @@ def scenario_labels(results: Sequence[SimulationResult]) -> list[str]:
     ]
 
 
-def _rate(result: SimulationResult, quantity: Quantity) -> ScenarioValue | None:
+def _rate(result: SimulationResult, column: str | None, world: int) -> ScenarioValue | None:
     """An endpoint rate in one scenario with its Monte Carlo error; None if it lacks it."""
-    if quantity.column not in result.layout.position:
+    if column is None or column not in result.layout.position:
         return None
-    rate = result.mean(quantity.world, quantity.column)
+    rate = result.mean(world, column)
     return ScenarioValue(rate, proportion_se(rate, result.replicates))
 
 
-def _share(result: SimulationResult, quantity: Quantity) -> ScenarioValue | None:
-    """The share of trials where the quantity is above 0; None if the scenario lacks it."""
-    if quantity.column not in result.layout.position:
+def _share(result: SimulationResult, column: str | None, world: int) -> ScenarioValue | None:
+    """The share of trials where the column is above 0; None if the scenario lacks it."""
+    if column is None or column not in result.layout.position:
         return None
-    share = result.histogram(quantity.world, quantity.column).share_above(0)
+    share = result.histogram(world, column).share_above(0)
     return ScenarioValue(share, proportion_se(share, result.replicates))
 
 
-def _distribution_value(result: SimulationResult, quantity: Quantity) -> DistributionValue | None:
-    """The quantity's mean and percentiles in one scenario; None if it lacks it."""
-    if quantity.column not in result.layout.position:
+def _distribution_value(
+    result: SimulationResult, column: str | None, world: int
+) -> DistributionValue | None:
+    """The column's mean and percentiles in one scenario; None if it lacks it."""
+    if column is None or column not in result.layout.position:
         return None
-    described = distribution(result, quantity.column, quantity.world)
+    described = distribution(result, column, world)
     return DistributionValue(
         described.mean, described.mean_se, described.p05, described.p50, described.p95
     )
 
 
-def _paired_with_reference(results: Sequence[SimulationResult], quantity: Quantity) -> list[bool]:
-    """Whether each scenario's endpoint answers the reference's question.
+def _alike_to_reference(
+    results: Sequence[SimulationResult], ids: Sequence[str | None]
+) -> list[bool]:
+    """Whether each scenario's endpoint asks the reference's kind of question.
 
-    An endpoint id that is a one-group test in one scenario and a two-group
-    comparison in another names two different questions: no difference is given.
+    A one-group test in one scenario and a two-group comparison in another
+    (:attr:`~trialsim.model.plan.EndpointPlan.compares_arms`) answer different
+    questions, whatever their ids: no difference is given between them.
     """
     kinds = [
-        {endpoint.id: endpoint.compares_arms for endpoint in result.plan.endpoints}.get(
-            quantity.key[1]
-        )
-        for result in results
+        {endpoint.id: endpoint.compares_arms for endpoint in result.plan.endpoints}.get(i)
+        if i is not None
+        else None
+        for result, i in zip(results, ids, strict=True)
     ]
     return [kind == kinds[0] for kind in kinds]
 

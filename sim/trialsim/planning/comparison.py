@@ -212,7 +212,11 @@ class Comparison:
     scenarios : tuple of ComparedScenario
         In order, the reference first.
     endpoints : mapping of str to EndpointComparison
-        Every endpoint id of any scenario.
+        Every endpoint id of the reference, then those of the other scenarios
+        that no pair reads.
+    endpoint_ids : mapping of str to tuple of (str or None)
+        For each key of ``endpoints``, the endpoint id each scenario
+        contributes: the same id, the id it is paired with, or None.
     trial : TrialComparison
     adverse_events : mapping of str to AdverseEventComparison
         Every adverse event of any scenario.
@@ -226,6 +230,7 @@ class Comparison:
     reference: str
     scenarios: tuple[ComparedScenario, ...]
     endpoints: Mapping[str, EndpointComparison]
+    endpoint_ids: Mapping[str, tuple[str | None, ...]]
     trial: TrialComparison
     adverse_events: Mapping[str, AdverseEventComparison]
     results: tuple[SimulationResult, ...] = field(repr=False, compare=False)
@@ -234,6 +239,21 @@ class Comparison:
     def labels(self) -> list[str]:
         """Each scenario's label, the reference first."""
         return [scenario.label for scenario in self.scenarios]
+
+    @property
+    def pairs(self) -> dict[str, str]:
+        """Endpoints compared under another id: the reference's id to the other's."""
+        return {
+            row: other
+            for row, ids in self.endpoint_ids.items()
+            for other in ids[1:]
+            if ids[0] == row and other is not None and other != row
+        }
+
+    def endpoint_label(self, endpoint_id: str) -> str:
+        """``d3_rescue = d3_effect`` for a paired endpoint, else its id."""
+        paired = self.pairs.get(endpoint_id)
+        return endpoint_id if paired is None else f"{endpoint_id} = {paired}"
 
     def to_dict(self) -> dict[str, object]:
         """The JSON-ready dictionary of compare.json (NaN kept; :meth:`to_json` writes null)."""
@@ -244,6 +264,7 @@ class Comparison:
             "reference": self.reference,
             "scenarios": [asdict(scenario) for scenario in self.scenarios],
             "endpoints": {key: e.to_dict() for key, e in self.endpoints.items()},
+            "pairs": self.pairs,
             "trial": self.trial.to_dict(),
             "adverse_events": {key: e.to_dict() for key, e in self.adverse_events.items()},
         }

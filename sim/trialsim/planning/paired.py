@@ -14,12 +14,13 @@ not depend on the number of workers or the backend.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from trialsim.model.plan import TrialPlan, compile_plan
+from trialsim.planning.pairs import check_pairs, compared_endpoints, union
 from trialsim.run.backends import in_task_order, run_tasks
 from trialsim.run.histogram import Moments
 from trialsim.run.records import ALTERNATIVE, NULL, RecordLayout
@@ -72,8 +73,10 @@ class Quantity:
     key : tuple of str
         Where the comparison reports it, e.g. ``("endpoints", "vk2_response", "power")``,
         ``("trial", "analysis_week")`` or ``("adverse_events", "skin rash", "any_probability")``.
-    column : str
-        Record column, e.g. ``endpoint.vk2_response.reject``.
+    columns : tuple of str or None
+        The record column in each scenario, e.g. ``endpoint.vk2_response.reject``;
+        None where the scenario has no such quantity. Columns differ between
+        scenarios only for an endpoint paired with another id.
     world : int
         ``ALTERNATIVE`` or ``NULL``.
     positive : bool
@@ -81,15 +84,17 @@ class Quantity:
     """
 
     key: tuple[str, ...]
-    column: str
+    columns: tuple[str | None, ...]
     world: int
     positive: bool = False
 
-    def values(self, layout: RecordLayout, records: np.ndarray) -> np.ndarray:
-        """The quantity in each replicate of a chunk.
+    def values(self, scenario: int, layout: RecordLayout, records: np.ndarray) -> np.ndarray:
+        """The quantity in each replicate of a chunk of one scenario.
 
         Parameters
         ----------
+        scenario : int
+            Index of the scenario (0 = the reference).
         layout : RecordLayout
             The columns of ``records``.
         records : ndarray, shape (2 * replicates, columns)
@@ -102,47 +107,47 @@ class Quantity:
             In the column's unit (1.0 or 0.0 if ``positive``); NaN throughout when
             the scenario has no such column.
         """
-        if self.column not in layout.position:
+        column = self.columns[scenario]
+        if column is None or column not in layout.position:
             return np.full(len(records) // 2, np.nan)
-        values = layout.column(records[self.world :: 2], self.column)
+        values = layout.column(records[self.world :: 2], column)
         return (values > 0).astype(float) if self.positive else values
 
 
-def union(groups: Iterable[Iterable[str]]) -> list[str]:
-    """Distinct items of several sequences, in order of first appearance."""
-    return list(dict.fromkeys(item for group in groups for item in group))
-
-
-def compared_quantities(plans: Sequence[TrialPlan]) -> tuple[Quantity, ...]:
+def compared_quantities(
+    plans: Sequence[TrialPlan], endpoints: Mapping[str, Sequence[str | None]]
+) -> tuple[Quantity, ...]:
     """Every quantity a comparison of these scenarios reports, in the comparison's order.
 
-    Endpoint metrics of every endpoint of any scenario, then the trial columns
-    (alternative world), then the patients with each adverse event and whether
-    there was any (alternative world).
+    Endpoint metrics of every compared endpoint (from :func:`compared_endpoints`),
+    then the trial columns (alternative world), then the patients with each
+    adverse event and whether there was any (alternative world).
     """
-    endpoint_ids = union((endpoint.id for endpoint in plan.endpoints) for plan in plans)
     event_names = union(plan.adverse_event_names for plan in plans)
-    endpoints = [
+    scenarios = len(plans)
+    endpoints_quantities = [
         Quantity(
-            ("endpoints", endpoint_id, metric.key),
-            f"endpoint.{endpoint_id}.{metric.field}",
+            ("endpoints", row, metric.key),
+            tuple(None if i is None else f"endpoint.{i}.{metric.field}" for i in ids),
             metric.world,
         )
-        for endpoint_id in endpoint_ids
+        for row, ids in endpoints.items()
         for metric in ENDPOINT_METRICS
     ]
-    trial = [Quantity(("trial", column), column, ALTERNATIVE) for column in TRIAL_COLUMNS]
+    trial = [
+        Quantity(("trial", column), (column,) * scenarios, ALTERNATIVE) for column in TRIAL_COLUMNS
+    ]
     events = [
         Quantity(
             ("adverse_events", name, metric),
-            f"adverse_event.{name}.patients",
+            (f"adverse_event.{name}.patients",) * scenarios,
             ALTERNATIVE,
             positive=metric == "any_probability",
         )
         for name in event_names
         for metric in ADVERSE_EVENT_METRICS
     ]
-    return (*endpoints, *trial, *events)
+    return (*endpoints_quantities, *trial, *events)
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,8 @@ class PairedRun:
         One per scenario, the reference first, each as :func:`trialsim.run.runner.run_trials`
         would give it for the same seed and replicates (``elapsed_seconds`` is
         the wall time of the whole lockstep run).
+    endpoints : mapping of str to tuple of (str or None)
+        Each compared endpoint's id in every scenario, from :func:`compared_endpoints`.
     quantities : tuple of Quantity
         The compared per-replicate quantities.
     differences : Moments
@@ -164,6 +171,7 @@ class PairedRun:
     """
 
     results: tuple[SimulationResult, ...]
+    endpoints: Mapping[str, tuple[str | None, ...]]
     quantities: tuple[Quantity, ...]
     differences: Moments
 
@@ -218,13 +226,11 @@ def paired_chunk(
         :attr:`PairedRun.differences`.
     """
     tallies, values = [], []
-    for plan in plans:
+    for scenario, plan in enumerate(plans):
         records, registration_weeks = simulate_chunk(plan, seed, start, stop)
         layout = RecordLayout.for_plan(plan)
         tallies.append(RunTally.of(plan, layout, records, registration_weeks))
-        values.append(
-            np.column_stack([quantity.values(layout, records) for quantity in quantities])
-        )
+        values.append(np.column_stack([q.values(scenario, layout, records) for q in quantities]))
     differences = np.concatenate([other - values[0] for other in values[1:]], axis=1)
     return tallies, Moments.of(differences)
 
@@ -236,6 +242,7 @@ def run_paired(
     jobs: int | None = None,
     on_progress: ProgressCallback | None = None,
     scheduler: str | None = None,
+    pairs: Mapping[str, str] | None = None,
 ) -> PairedRun:
     """Simulate scenarios in lockstep with common random numbers, paired replicate by replicate.
 
@@ -254,6 +261,9 @@ def run_paired(
     scheduler : str, optional
         Address of a Dask distributed scheduler (``tcp://host:port``) to run the
         chunks on instead of local processes.
+    pairs : mapping of str to str, optional
+        Endpoints compared although their ids differ: the reference's id to
+        the other scenarios' id, e.g. ``{"d3_rescue": "d3_effect"}``.
 
     Returns
     -------
@@ -262,7 +272,8 @@ def run_paired(
     Raises
     ------
     ValueError
-        Fewer than two scenarios, or fewer than one replicate.
+        Fewer than two scenarios, fewer than one replicate, or a pair refused
+        by :func:`check_pairs`.
 
     Examples
     --------
@@ -281,7 +292,9 @@ def run_paired(
         raise ValueError("replicates must be at least 1")
     jobs = max(1, min(default_jobs() if jobs is None else jobs, replicates))
     plans = [compile_plan(scenario.spec) for scenario in scenarios]
-    quantities = compared_quantities(plans)
+    check_pairs(plans, [scenario.spec.name for scenario in scenarios], pairs or {})
+    endpoints = compared_endpoints(plans, pairs)
+    quantities = compared_quantities(plans, endpoints)
     chunks = [
         (plans, seed, start, min(start + CHUNK_REPLICATES, replicates), quantities)
         for start in range(0, replicates, CHUNK_REPLICATES)
@@ -313,4 +326,4 @@ def run_paired(
         )
         for scenario, plan, tally in zip(scenarios, plans, tallies, strict=True)
     )
-    return PairedRun(results, quantities, differences)
+    return PairedRun(results, endpoints, quantities, differences)

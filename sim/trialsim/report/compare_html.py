@@ -23,6 +23,7 @@ from trialsim.report.page import MISSING, figure_section, html_page, html_table,
 
 PROPORTION_DECIMALS = 3
 MEAN_DECIMALS = 2  # means of patients and weeks: paired errors are often hundredths
+UNLIKE = "unlike test"  # a one-group test beside a two-group comparison: no difference
 FIGURE_CAPTIONS = {
     "power.png": "Power per endpoint and scenario, ± 2 Monte Carlo SE; black ticks: exact values.",
     "type1_error.png": "Type I error per endpoint and scenario, ± 2 Monte Carlo SE; black "
@@ -53,7 +54,9 @@ class ComparisonRow:
     values : list of str
         One per scenario: value ± one Monte Carlo SE.
     differences : list of str
-        One per scenario after the reference: difference ± paired SE, "—" when absent.
+        One per scenario after the reference: difference ± paired SE, "—" when
+        absent, "unlike test" where one endpoint is a one-group test and the
+        other a two-group comparison.
     unpaired : list of str
         One per scenario after the reference: the unpaired SE of the difference.
     """
@@ -89,15 +92,19 @@ def _row(
     label: str,
     metric: MetricComparison[ScenarioValue, Difference],
     decimals: int,
+    unlike: Sequence[bool] = (),
 ) -> ComparisonRow:
     differences = metric.differences[1:]
+    unlike = unlike or [False] * len(differences)
     return ComparisonRow(
         section,
         label,
         [MISSING if v is None else with_error(v.value, v.se, decimals) for v in metric.values],
         [
-            MISSING if d is None else with_error(d.difference, d.se, decimals, signed=True)
-            for d in differences
+            (UNLIKE if other else MISSING)
+            if d is None
+            else with_error(d.difference, d.se, decimals, signed=True)
+            for d, other in zip(differences, unlike, strict=True)
         ],
         [MISSING if d is None else number(d.se_unpaired, decimals) for d in differences],
     )
@@ -136,9 +143,10 @@ def comparison_rows(comparison: Comparison) -> list[ComparisonRow]:
     """
     rows = []
     for endpoint_id, endpoint in comparison.endpoints.items():
-        section = f"endpoint {endpoint_id}"
+        section = f"endpoint {comparison.endpoint_label(endpoint_id)}"
+        unlike = _unlike(comparison, endpoint_id)
         for rate, label in ((endpoint.power, "power"), (endpoint.type1_error, "type I error")):
-            rows.append(_row(section, label, rate, PROPORTION_DECIMALS))
+            rows.append(_row(section, label, rate, PROPORTION_DECIMALS, unlike))
             if any(v is not None and v.exact is not None for v in rate.values):
                 rows.append(_exact_row(section, label, rate))
         for stop, label in (
@@ -146,7 +154,7 @@ def comparison_rows(comparison: Comparison) -> list[ComparisonRow]:
             (endpoint.early_stop_null, "early stop, null world"),
         ):
             if any(v is not None and v.value for v in stop.values):
-                rows.append(_row(section, label, stop, PROPORTION_DECIMALS))
+                rows.append(_row(section, label, stop, PROPORTION_DECIMALS, unlike))
     trial = comparison.trial
     for mean, label in (
         (trial.registered, "patients registered, mean"),
@@ -167,6 +175,21 @@ def comparison_rows(comparison: Comparison) -> list[ComparisonRow]:
             )
         )
     return rows
+
+
+def _unlike(comparison: Comparison, endpoint_id: str) -> list[bool]:
+    """Per scenario after the reference: whether its endpoint is of another kind.
+
+    One is a one-group test and the other a two-group comparison
+    (:attr:`~trialsim.model.plan.EndpointPlan.compares_arms`).
+    """
+    kinds = [
+        None if other is None else {e.id: e.compares_arms for e in result.plan.endpoints}.get(other)
+        for other, result in zip(
+            comparison.endpoint_ids[endpoint_id], comparison.results, strict=True
+        )
+    ]
+    return [None not in (kinds[0], kind) and kind != kinds[0] for kind in kinds[1:]]
 
 
 SECTION_NOTES = {
@@ -215,7 +238,11 @@ def _how_to_read(comparison: Comparison) -> str:
         "type I error: the same in the null world, every stage at its null response rate. "
         "Early-stop rows appear where some scenario stops at an interim analysis. — marks a "
         "quantity the scenario does not have (an endpoint or adverse event missing from it or "
-        "from the reference).</p></div>"
+        "from the reference). <em>unlike test</em> marks an endpoint that is a one-group test "
+        "in one scenario and a two-group comparison in the other: they answer different "
+        "questions, so no difference is given. A section named <code>a = b</code> compares "
+        "endpoint a of the reference with endpoint b of the others (<code>--pair a=b</code>)."
+        "</p></div>"
     )
 
 

@@ -113,7 +113,7 @@ def plot_compared_rates(
             if value.exact is not None:
                 _exact_marker(ax, i + offsets[k], value.exact, "exact value")
             highest = max(highest, value.value + error)
-    _endpoint_axis(ax, endpoint_ids)
+    _endpoint_axis(ax, [comparison.endpoint_label(i) for i in endpoint_ids])
     name = RATE_NAMES.get(metric, metric)
     ax.set_ylabel(f"{name} (share of simulated trials)")
     ax.set_ylim(0, max(highest, 0.01) * 1.1)
@@ -185,7 +185,7 @@ def plot_paired_differences(
             if difference.exact is not None:
                 _exact_marker(ax, x, PERCENT * difference.exact, "exact difference")
     ax.axhline(0.0, color="0.3", linewidth=0.8)
-    _endpoint_axis(ax, endpoint_ids)
+    _endpoint_axis(ax, [comparison.endpoint_label(i) for i in endpoint_ids])
     name = RATE_NAMES.get(metric, metric)
     ax.set_ylabel(f"difference in {name} (percentage points)")
     low, high = ax.get_ylim()
