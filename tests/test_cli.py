@@ -164,14 +164,19 @@ def test_run_refuses_to_overwrite_and_keeps_earlier_results(tmp_path: Path) -> N
     out = tmp_path / "r"
     out.mkdir()
     (out / "precious.txt").write_text("earlier results")
-    result = run_cli(out, "--quiet")
+    for force in ([], ["--force"]):
+        result = run_cli(out, "--quiet", *force)
+        assert result.exit_code == 2
+        assert "trialsim did not write (precious.txt)" in result.stderr
+        assert (out / "precious.txt").read_text() == "earlier results"
+    (out / "precious.txt").unlink()
+    assert run_cli(out, "--quiet").exit_code == 0
+    result = run_cli(out, "--quiet", "--seed", "3")
     assert result.exit_code == 2
     assert "--force" in result.stderr
-    assert (out / "precious.txt").read_text() == "earlier results"
-    result = run_cli(out, "--quiet", "--force")
+    result = run_cli(out, "--quiet", "--seed", "3", "--force")
     assert result.exit_code == 0
-    assert not (out / "precious.txt").exists()
-    assert (out / "summary.json").exists()
+    assert json.loads((out / "summary.json").read_text())["seed"] == 3
     assert [p.name for p in tmp_path.iterdir()] == ["r"], "no staging folders left behind"
 
 

@@ -176,7 +176,8 @@ def test_cli_writes_outputs_and_reports_both_answers(tmp_path: Path) -> None:
     words += ["--range", "40:80", "--replicates", "300", "--jobs", "1", "--out", str(out)]
     result = runner.invoke(app, words)
     assert result.exit_code == 0, result.output
-    assert {p.name for p in out.iterdir()} == {"samplesize.json", "samplesize.csv", "power.png"}
+    names = {p.name for p in out.iterdir()}
+    assert names == {"samplesize.json", "samplesize.csv", "power.png", "manifest.json"}
     document = json.loads((out / "samplesize.json").read_text())
     assert document["method"] == "exact"
     assert document["target"] == {"power": 0.8, "alpha": 0.05}

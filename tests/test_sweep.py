@@ -193,12 +193,17 @@ def test_existing_results_are_kept_without_force(tmp_path: Path) -> None:
     out.mkdir()
     (out / "precious.txt").write_text("earlier results")
     words = ["sweep", str(SHIPPED_2005), "--set", "enrollment.patients=30:40:10"]
-    result = runner.invoke(app, [*words, "--out", str(out), "--replicates", "50", "--jobs", "1"])
-    assert result.exit_code == 2
-    assert (out / "precious.txt").read_text() == "earlier results"
-    result = runner.invoke(
-        app, [*words, "--out", str(out), "--replicates", "50", "--jobs", "1", "--force", "--quiet"]
-    )
+    words += ["--out", str(out), "--replicates", "50", "--jobs", "1"]
+    for force in ([], ["--force"]):
+        result = runner.invoke(app, [*words, *force])
+        assert result.exit_code == 2
+        assert "did not write (precious.txt)" in result.stderr
+        assert (out / "precious.txt").read_text() == "earlier results"
+    (out / "precious.txt").unlink()
+    assert runner.invoke(app, [*words, "--quiet"]).exit_code == 0
+    assert runner.invoke(app, [*words, "--quiet"]).exit_code == 2, "results are kept"
+    result = runner.invoke(app, [*words, "--force", "--quiet"])
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert {p.name for p in out.iterdir()} == {"sweep.csv", "sweep.json", "sweep.png"}
+    names = {p.name for p in out.iterdir()}
+    assert names == {"sweep.csv", "sweep.json", "sweep.png", "manifest.json"}

@@ -59,7 +59,9 @@ def run(
 
     Raising --replicates on a folder that holds an earlier run of the same
     scenario and seed adds replicates to it: the first ones are kept, the new
-    ones continue the same random streams, and every output is rewritten.
+    ones continue the same random streams, and every output is rewritten (an
+    earlier trace.csv is kept unless --trace asks for another). The earlier
+    files are checked against the folder's manifest.json first.
 
     \b
     Examples:
@@ -68,14 +70,17 @@ def run(
       trialsim run scenarios/vk2_d3_2005.yaml --trace 0 --force
     """
     loaded = load_or_exit(scenario)
+    from trialsim.run.outputs import OutputFolderError
     from trialsim.run.resume import ResumeError, earlier_run
 
     folder = out or Path("results") / loaded.spec.name
     total = loaded.spec.simulation.replicates if replicates is None else replicates
     chosen_seed = loaded.spec.simulation.seed if seed is None else seed
+    if trace is not None and trace >= total:
+        fail([f"--trace {trace}: there are {total} replicates, 0 to {total - 1}"], EXIT_INVALID)
     try:
         earlier = None if force else earlier_run(folder, loaded, total, chosen_seed, replicates_csv)
-    except ResumeError as err:
+    except (ResumeError, OutputFolderError) as err:
         fail([str(err)], EXIT_INVALID)
     if earlier is None:
         usable_output_folder(folder, force)
@@ -91,6 +96,7 @@ def run(
             quiet=quiet,
             trace=trace,
             with_csv=replicates_csv,
+            replace=force or earlier is not None,
         )
 
 
@@ -106,6 +112,7 @@ def _run(
     quiet: bool,
     trace: int | None,
     with_csv: bool,
+    replace: bool,
 ) -> None:
     import shutil
     from contextlib import ExitStack
@@ -125,14 +132,14 @@ def _run(
     )
     from trialsim.run.outputs import ReplicatesCsv, StagedFolder, trace_csv
     from trialsim.run.records import RecordLayout
-    from trialsim.run.resume import REPLICATES_CSV, TALLY
+    from trialsim.run.resume import REPLICATES, REPLICATES_CSV, TALLY, TRACE, TRACE_CSV
     from trialsim.run.runner import default_jobs, run_trials, trace_replicate
     from trialsim.run.tally import tally_npz
 
     workers = default_jobs() if jobs is None else jobs
     # A grown run replaces the folder it grows, whole, once everything is written.
     with (
-        StagedFolder(folder, force=True) as staged,
+        StagedFolder(folder, force=replace) as staged,
         BackgroundFigures(workers=1 if workers > 1 else 0) as figure_workers,
     ):
         with ExitStack() as stack:
@@ -161,10 +168,13 @@ def _run(
         figures = figure_workers.collect()
         files.update(figures)
         files["report.html"] = render_report(summary, figures).encode()
-        if trace is not None:
-            files["trace.csv"] = trace_csv(trace_replicate(loaded, trace, result.seed))
+        if trace is None and earlier is not None and earlier.trace is not None:
+            trace = earlier.trace
+            shutil.copyfile(earlier.folder / TRACE_CSV, staged.path / TRACE_CSV)
+        elif trace is not None:
+            files[TRACE_CSV] = trace_csv(trace_replicate(loaded, trace, result.seed))
         staged.write(files)
-        staged.commit()
+        staged.commit({REPLICATES: result.replicates} | ({} if trace is None else {TRACE: trace}))
     if quiet:
         return
     console = Console()
@@ -174,8 +184,11 @@ def _run(
     events = adverse_event_table(summary)
     if events is not None:
         console.print(events)
+    for endpoint_id, endpoint in summary.endpoints.items():
+        for warning in endpoint.warnings:
+            console.print(f"[bold yellow]warning[/]: {endpoint_id}: {warning}", highlight=False)
     grown = "" if earlier is None else f" (grown from {earlier.replicates})"
-    written = ", ".join(sorted([*files, *([REPLICATES_CSV] if with_csv else [])]))
+    written = ", ".join(sorted(path.name for path in folder.iterdir()))
     console.print(
         f"{result.replicates} replicates{grown} × 2 worlds, seed {result.seed}, "
         f"{result.jobs} jobs, {result.elapsed_seconds:.1f} s → {folder}/ ({written})"

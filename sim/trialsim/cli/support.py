@@ -20,6 +20,7 @@ from trialsim.cli.exits import (
     EXIT_TERMINATED,
     Terminated,
 )
+from trialsim.scenario.limits import MAX_REPLICATES, MAX_SEED
 
 if TYPE_CHECKING:
     from trialsim.scenario.load import LoadedScenario
@@ -27,18 +28,26 @@ if TYPE_CHECKING:
 ScenarioPath = Annotated[
     Path,
     typer.Argument(
-        help="Scenario YAML file.", metavar="SCENARIO.yaml", show_default=False, dir_okay=False
+        help="Scenario YAML file (- reads it from standard input).",
+        metavar="SCENARIO.yaml",
+        show_default=False,
+        dir_okay=False,
+        allow_dash=True,
     ),
 ]
 Replicates = Annotated[
-    int | None, typer.Option(min=1, max=10_000_000, help="Simulated trials per world.")
+    int | None, typer.Option(min=1, max=MAX_REPLICATES, help="Simulated trials per world.")
 ]
-Seed = Annotated[int | None, typer.Option(min=0, help="Base random seed.")]
+Seed = Annotated[int | None, typer.Option(min=0, max=MAX_SEED, help="Base random seed.")]
 Jobs = Annotated[
     int | None, typer.Option(min=1, max=1024, help="Worker processes [default: all cores].")
 ]
 Force = Annotated[
-    bool, typer.Option("--force", help="Replace an output folder that holds results.")
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace an output folder that holds trialsim's results (never other files).",
+    ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 Scheduler = Annotated[
@@ -72,13 +81,17 @@ def load_or_exit(path: Path) -> LoadedScenario:
 
 
 def usable_output_folder(folder: Path, force: bool) -> Path:
-    """Return ``folder`` if results may be written there, else exit with code 2."""
+    """Return ``folder`` if results may be written there, else exit with code 2.
+
+    See :func:`trialsim.run.outputs.check_output_folder`: trialsim replaces
+    only its own unchanged results, and only with ``force``.
+    """
     from trialsim.run.outputs import OutputFolderError, check_output_folder
 
     try:
         check_output_folder(folder, force)
     except OutputFolderError as err:
-        fail([f"{folder}: {err}"], EXIT_INVALID)
+        fail([str(err)], EXIT_INVALID)
     return folder
 
 

@@ -1,8 +1,13 @@
-"""Write a run's files: whole or not at all, never over earlier results by accident.
+"""Write a run's files: whole or not at all, and never over a file trialsim did not write.
 
-Files are written into a hidden folder beside the target and moved into place
-only when all of them are complete. With ``force``, an existing folder is
-replaced only at that last step, so an interrupted run leaves it as it was.
+Files are written into a hidden staging folder beside the target, flushed to
+disk and moved into place only when all of them are complete, with a
+``manifest.json`` listing them (:mod:`trialsim.run.manifest`). An existing
+folder is replaced only with ``force`` and only if it holds nothing but the
+unchanged files its manifest lists; it is swapped out at that last step, so
+an interrupted run leaves it as it was. Staging folders left by a killed run
+(recognised by their name and the marker file inside) are removed by the
+next run to the same folder.
 """
 
 from __future__ import annotations
@@ -14,66 +19,140 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trialsim.run.manifest import (
+    MANIFEST,
+    foreign_names,
+    manifest_json,
+    read_manifest,
+    verify_files,
+)
 from trialsim.run.records import WORLDS, RecordLayout
+from trialsim.run.staging import MARKER, fsync, marked_folder, remove_stale_folders, swap_into_place
+
+SHOWN_NAMES = 5
 
 
 class OutputFolderError(RuntimeError):
-    """The output folder cannot be used (exists and is not empty, or cannot be written)."""
+    """The output folder cannot be used (holds other results or files, or cannot be written)."""
 
 
-def check_output_folder(folder: Path, force: bool) -> None:
-    """Refuse a non-empty existing folder unless ``force``, and a folder that is a file.
+def check_output_folder(folder: Path, force: bool, verify: bool = True) -> None:
+    """Refuse a folder whose files trialsim may not replace.
+
+    Refused: the root, home or current folder (or a parent of it) and mount
+    points; a path that is a file or lies under one; a folder holding files
+    trialsim did not write; one holding results, unless ``force``; with
+    ``force`` and ``verify``, one whose files changed since trialsim wrote them.
+
+    Stale staging folders a killed run left beside it are removed first
+    (:func:`~trialsim.run.staging.remove_stale_folders`).
 
     Raises
     ------
     OutputFolderError
+        Its message starts with ``folder`` and says what is wrong.
     """
+    _refuse_special(folder)
+    try:
+        remove_stale_folders(folder)
+    except OSError as err:
+        raise OutputFolderError(f"{folder}: cannot clean up after a killed run: {err}") from None
     if folder.exists() and not folder.is_dir():
-        raise OutputFolderError(f"{folder} exists and is not a folder")
+        raise OutputFolderError(f"{folder}: exists and is not a folder")
     for parent in folder.parents:
         if parent.exists():
             if not parent.is_dir():
-                raise OutputFolderError(f"{parent} is a file, not a folder")
+                raise OutputFolderError(f"{folder}: {parent} is a file, not a folder")
             break
-    if folder.is_dir() and any(folder.iterdir()) and not force:
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    manifest = read_manifest(folder)
+    foreign = foreign_names(folder, manifest)
+    if foreign:
         raise OutputFolderError(
-            f"{folder} already holds results; "
+            f"{folder}: holds files trialsim did not write ({_names(foreign)}); trialsim "
+            "replaces only its own results: move them away or choose another --out"
+        )
+    if not force:
+        raise OutputFolderError(
+            f"{folder}: already holds results; "
             "use --force to replace them or --out for another folder"
         )
+    if verify and manifest is not None:
+        _, changed = verify_files(folder, manifest, missing_ok=True)
+        if changed:
+            name, problem = next(iter(changed.items()))
+            raise OutputFolderError(
+                f"{folder / name}: {problem}; trialsim replaces only files it wrote: "
+                "move it away or choose another --out"
+            )
+
+
+def _refuse_special(folder: Path) -> None:
+    place = folder.resolve()
+    here = Path.cwd().resolve()
+    try:
+        home: Path | None = Path.home().resolve()
+    except (KeyError, RuntimeError):
+        home = None
+    what = (
+        "the root folder"
+        if place == Path(place.anchor)
+        else "the home folder"
+        if place == home
+        else "the current folder or one holding it"
+        if place == here or place in here.parents
+        else "a mount point"
+        if os.path.ismount(place)
+        else None
+    )
+    if what is not None:
+        raise OutputFolderError(
+            f"{folder}: is {what}; results go into a folder of their own, choose one with --out"
+        )
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:SHOWN_NAMES])
+    more = len(names) - SHOWN_NAMES
+    return shown if more <= 0 else f"{shown} and {more} more"
 
 
 class StagedFolder:
     """A hidden folder beside ``folder`` that becomes ``folder`` on :meth:`commit`, whole.
 
     Use as a context manager: leaving it without a commit (an error, Ctrl-C)
-    deletes the staging folder and leaves ``folder`` as it was.
+    deletes the staging folder and leaves ``folder`` as it was. The staging
+    folder is made like any folder (permissions from the umask) and holds a
+    marker file until the commit, by which a later run knows it for trialsim's.
 
     Parameters
     ----------
     folder : Path
         Target folder; created with its parents if missing.
     force : bool
-        Replace an existing non-empty folder.
+        Replace an existing folder of trialsim's results.
 
     Raises
     ------
     OutputFolderError
-        If the folder holds results and ``force`` is false, or it cannot be written.
+        If the folder may not be replaced (:func:`check_output_folder`, without
+        comparing checksums: the caller did that before a long run) or cannot be written.
     """
 
     def __init__(self, folder: Path, force: bool):
-        check_output_folder(folder, force)
+        check_output_folder(folder, force, verify=False)
         self.folder = folder
+        self.force = force
         try:
             folder.parent.mkdir(parents=True, exist_ok=True)
-            self.path = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+            self.path = marked_folder(folder, "staging")
         except OSError as err:
             raise OutputFolderError(
                 f"cannot write to {folder.parent}: {err.strerror or err}"
@@ -98,14 +177,30 @@ class StagedFolder:
         for name, content in files.items():
             (self.path / name).write_bytes(content)
 
-    def commit(self) -> None:
-        """Move the staging folder into place, replacing ``folder`` if it exists."""
-        _swap_into_place(self.path, self.folder)
+    def commit(self, counts: dict[str, int] | None = None) -> None:
+        """Write the manifest, flush everything to disk and move the folder into place.
+
+        Parameters
+        ----------
+        counts : dict of str to int, optional
+            Counts the manifest records (see :class:`~trialsim.run.manifest.Manifest`).
+        """
+        skip = frozenset({MARKER})
+        manifest = manifest_json(self.path, counts or {}, skip)
+        (self.path / MANIFEST).write_bytes(manifest)
+        for path in self.path.iterdir():
+            if path.name not in skip:
+                fsync(path)
+        (self.path / MARKER).unlink()
+        fsync(self.path)
+        check_output_folder(self.folder, self.force, verify=False)
+        swap_into_place(self.path, self.folder)
         self._committed = True
+        fsync(self.folder.parent)
 
 
 def write_folder(folder: Path, files: dict[str, bytes], force: bool) -> list[Path]:
-    """Write ``files`` (name -> content) as the whole content of ``folder``.
+    """Write ``files`` (name -> content) and their manifest as the whole content of ``folder``.
 
     Parameters
     ----------
@@ -113,36 +208,22 @@ def write_folder(folder: Path, files: dict[str, bytes], force: bool) -> list[Pat
         Target folder; created with its parents if missing.
     files : dict of str to bytes
     force : bool
-        Replace an existing non-empty folder.
+        Replace an existing folder of trialsim's results.
 
     Returns
     -------
     list of Path
-        The files written.
+        The files written (the manifest not counted).
 
     Raises
     ------
     OutputFolderError
-        If the folder holds results and ``force`` is false, or writing fails.
+        If the folder may not be replaced, or writing fails.
     """
     with StagedFolder(folder, force) as staged:
         staged.write(files)
         staged.commit()
     return [folder / name for name in files]
-
-
-def _swap_into_place(staging: Path, folder: Path) -> None:
-    if not folder.exists():
-        os.replace(staging, folder)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
-    os.replace(folder, retired / folder.name)
-    try:
-        os.replace(staging, folder)
-    except BaseException:
-        os.replace(retired / folder.name, folder)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
 
 
 def summary_json(summary: dict[str, Any]) -> bytes:

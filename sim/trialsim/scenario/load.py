@@ -10,10 +10,13 @@ pipeline: :func:`trialsim.rules.validation.load_scenario` runs everything.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -23,6 +26,7 @@ from trialsim.scenario.schema import Scenario
 from trialsim.scenario.yaml_source import YamlDocument, read_yaml
 
 MAX_FILE_BYTES = 1_000_000
+TOO_LARGE = f"scenario files are limited to {MAX_FILE_BYTES} bytes"
 FurtherChecks = Callable[[Scenario, Locator], list[Problem]]
 
 
@@ -51,7 +55,7 @@ def read_document(path: str | Path) -> tuple[YamlDocument, str]:
     Parameters
     ----------
     path : str or Path
-        The scenario file.
+        The scenario file, or ``-`` for standard input.
 
     Returns
     -------
@@ -63,27 +67,11 @@ def read_document(path: str | Path) -> tuple[YamlDocument, str]:
     Raises
     ------
     ScenarioError
-        When the file cannot be read, is too large, is not UTF-8 or not YAML.
+        When the file cannot be read, is not a regular file, is too large, is
+        not UTF-8 or not YAML.
     """
     file = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as err:
-        raise ScenarioError(
-            [Problem(file, None, "", "unreadable", err.strerror or str(err))]
-        ) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ScenarioError(
-            [
-                Problem(
-                    file,
-                    None,
-                    "",
-                    "too_large",
-                    f"scenario files are limited to {MAX_FILE_BYTES} bytes",
-                )
-            ]
-        )
+    raw = read_limited(file)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -91,6 +79,42 @@ def read_document(path: str | Path) -> tuple[YamlDocument, str]:
             [Problem(file, None, "", "encoding", "the file is not UTF-8 text")]
         ) from None
     return read_yaml(text, file), hashlib.sha256(raw).hexdigest()
+
+
+def read_limited(file: str) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`, or of ``-`` (stdin).
+
+    The file's type and size are checked before reading, and never more than
+    one byte over the limit is read (a device, a FIFO or a growing file
+    cannot exhaust memory or hang the reader).
+
+    Raises
+    ------
+    ScenarioError
+        When the file cannot be read, is not a regular file or is too large.
+    """
+
+    def refuse(rule: str, message: str) -> NoReturn:
+        raise ScenarioError([Problem(file, None, "", rule, message)])
+
+    try:
+        if file == "-":
+            raw = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        else:
+            # Non-blocking, so that opening a FIFO without a writer returns at once.
+            descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(descriptor, "rb") as stream:
+                status = os.fstat(descriptor)
+                if not stat.S_ISREG(status.st_mode):
+                    refuse("not_a_file", "not a regular file (- reads standard input)")
+                if status.st_size > MAX_FILE_BYTES:
+                    refuse("too_large", TOO_LARGE)
+                raw = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        refuse("unreadable", err.strerror or str(err))
+    if len(raw) > MAX_FILE_BYTES:
+        refuse("too_large", TOO_LARGE)
+    return raw
 
 
 def validate_data(

@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from trialsim.scenario.limits import MAX_REPLICATES, MAX_SEED
+
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=64)]
 
@@ -302,8 +304,10 @@ class Analysis(_Strict):
 class Simulation(_Strict):
     """Monte Carlo settings."""
 
-    replicates: int = Field(10_000, ge=1, le=10_000_000, description="Simulated trials per world.")
-    seed: int = Field(1, ge=0, le=2**63 - 1, description="Base seed of the random streams.")
+    replicates: int = Field(
+        10_000, ge=1, le=MAX_REPLICATES, description="Simulated trials per world."
+    )
+    seed: int = Field(1, ge=0, le=MAX_SEED, description="Base seed of the random streams.")
 
 
 class Scenario(_Strict):
