@@ -59,6 +59,7 @@ def _pass_chunk(plan: TrialPlan, draws: ChunkDraws, response_rate: np.ndarray) -
     registered = np.arange(n)[None, :] < draws.registered[:, None]
     arm = allocate(stacked.arm_uniform, np.array([a.share for a in plan.arms]))
     batch.arm[registered] = arm[registered]
+    batch.registration_week[registered] = stacked.registration_week[registered]
     for k, arm_plan in enumerate(plan.arms):
         inside = registered & (arm == k)
         for passage in pathway.chain(arm_plan.first_stage):

@@ -11,11 +11,19 @@ patients, on other stages, or on other patients' fates: scenarios that differ
 in N, in one stage's parameters or in the stages present share their random
 numbers (common random numbers). The alternative and the null world use the
 same draws; only the response thresholds differ.
+
+Patient ``i``'s row belongs to the ``i``-th *registered* patient. Candidates
+who arrive while registration is held (a paused first stage) are not
+registered, so a trial may need arrivals beyond the ``plan.patients``
+pre-drawn ones: :class:`LaterArrivals` draws them on demand from the
+replicate's first :class:`numpy.random.SeedSequence` child, a stream no other
+source reads, so no existing number moves.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +36,45 @@ FIRST_ADVERSE_EVENT = 2
 TRIAL_ROWS = 4  # registration gap, screening, subgroup, arm
 STREAM_SPACING = 2**64  # numbers between the starts of two sources' streams
 GENERATOR_PERIOD = 2**128
+LATER_ARRIVALS_BLOCK = 64  # later arrival gaps drawn at a time
+
+
+@dataclass(frozen=True)
+class LaterArrivals:
+    """Candidates arriving after the ``plan.patients`` pre-drawn ones, drawn on demand.
+
+    Parameters
+    ----------
+    seed : int
+        Base seed of the run.
+    replicate : int
+        0-based replicate index (of the first replicate, in a chunk's stacked draws).
+    """
+
+    seed: int
+    replicate: int
+
+    def of(self, index: int) -> LaterArrivals:
+        """The later arrivals of the ``index``-th replicate of a chunk starting here."""
+        return LaterArrivals(self.seed, self.replicate + index)
+
+    def weeks(self, plan: TrialPlan, after_week: float) -> Iterator[float]:
+        """Calendar weeks of the candidates arriving after ``after_week``, until accrual stops.
+
+        The unit-rate Poisson process continues from the epoch of ``after_week``
+        (the last pre-drawn arrival) with exponential gaps from
+        ``SeedSequence(seed, spawn_key=(replicate, 0))``.
+        """
+        child = np.random.SeedSequence(self.seed, spawn_key=(self.replicate, 0))
+        generator = np.random.Generator(np.random.PCG64(child))
+        epoch = plan.expected_registrations_by(after_week)
+        while True:
+            epochs = epoch + np.cumsum(generator.standard_exponential(LATER_ARRIVALS_BLOCK))
+            epoch = float(epochs[-1])
+            for week in plan.registration_week(epochs).tolist():
+                if week > plan.accrual_stop_week:
+                    return
+                yield week
 
 
 @dataclass(frozen=True)
@@ -40,8 +87,10 @@ class PatientDraws:
     Attributes
     ----------
     registration_week : ndarray, shape (n,)
-        Calendar week of each registration, increasing; only registrations
-        before accrual stops are kept, so ``n <= plan.patients``.
+        Calendar week of each of the first ``plan.patients`` candidates'
+        arrival, increasing; only arrivals before accrual stops are kept, so
+        ``n <= plan.patients``. It is the ``i``-th registration's week unless a
+        held registration turned earlier candidates away.
     screen_failures : ndarray of int, shape (n,)
         Ineligible candidates screened before each registered patient.
     subgroup : ndarray of int, shape (n,)
@@ -65,6 +114,9 @@ class PatientDraws:
         Weeks from stage entry to the event's onset (inf if none).
     response_rate : ndarray, shape (stages, subgroups)
         Alternative-world response rates (drawn from the prior where given).
+    later_arrivals : LaterArrivals
+        Candidates beyond the pre-drawn ones (the chunk's first replicate's
+        in stacked draws).
     """
 
     registration_week: np.ndarray
@@ -79,6 +131,14 @@ class PatientDraws:
     adverse_events: np.ndarray
     adverse_event_week: np.ndarray
     response_rate: np.ndarray
+    later_arrivals: LaterArrivals
+
+
+PER_PATIENT_FIELDS = tuple(
+    name
+    for name in PatientDraws.__dataclass_fields__
+    if name not in ("response_rate", "later_arrivals")
+)
 
 
 def source_offset(source: str) -> int:
@@ -136,17 +196,23 @@ class ChunkDraws:
     @classmethod
     def of_one(cls, draws: PatientDraws) -> ChunkDraws:
         """A chunk holding the single replicate ``draws``."""
-        fields = {name: getattr(draws, name)[None] for name in PatientDraws.__dataclass_fields__}
-        return cls(np.array([len(draws.registration_week)]), PatientDraws(**fields))
+        fields = {name: getattr(draws, name)[None] for name in PER_PATIENT_FIELDS}
+        stacked = PatientDraws(
+            **fields,
+            response_rate=draws.response_rate[None],
+            later_arrivals=draws.later_arrivals,
+        )
+        return cls(np.array([len(draws.registration_week)]), stacked)
 
     def replicate(self, index: int) -> PatientDraws:
         """The draws of the ``index``-th replicate of the chunk (views, not copies)."""
         n = int(self.registered[index])
-        fields = {}
-        for name in PatientDraws.__dataclass_fields__:
-            array = getattr(self.stacked, name)[index]
-            fields[name] = array if name == "response_rate" else array[..., :n]
-        return PatientDraws(**fields)
+        fields = {name: getattr(self.stacked, name)[index][..., :n] for name in PER_PATIENT_FIELDS}
+        return PatientDraws(
+            **fields,
+            response_rate=self.stacked.response_rate[index],
+            later_arrivals=self.stacked.later_arrivals.of(index),
+        )
 
 
 def draw_patients(plan: TrialPlan, seed: int, replicate: int) -> PatientDraws:
@@ -277,6 +343,7 @@ def draw_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> ChunkDraws:
             adverse_events=events,
             adverse_event_week=event_week,
             response_rate=rates,
+            later_arrivals=LaterArrivals(seed, start),
         ),
     )
 

@@ -31,9 +31,14 @@ class TrialOutcome:
         When each registered patient finished the protocol (NaN if never registered).
     arm : ndarray of int, shape (n,)
         Index of the arm each patient was randomised to (-1 if never registered).
+    registration_week : ndarray, shape (n,)
+        Calendar week of each registration (NaN if never registered); later
+        than the patient's pre-drawn week when a held registration turned
+        earlier candidates away.
     turned_away : ndarray of int, shape (stages,)
         Entries refused because the stage was not admitting (cap, interim
-        pause, planned number reached, or stopped).
+        pause, planned number reached, or stopped); at a first stage, the
+        candidates turned away while registration was held.
     stopped_early : ndarray of bool, shape (stages,)
         A look of the stage's boundary table stopped it.
     stopped_for_efficacy : ndarray of bool, shape (stages,)
@@ -48,6 +53,7 @@ class TrialOutcome:
     responded: np.ndarray
     off_week: np.ndarray
     arm: np.ndarray
+    registration_week: np.ndarray
     turned_away: np.ndarray
     stopped_early: np.ndarray
     stopped_for_efficacy: np.ndarray
@@ -72,6 +78,7 @@ class OutcomeBatch:
     responded: np.ndarray
     off_week: np.ndarray
     arm: np.ndarray
+    registration_week: np.ndarray
     turned_away: np.ndarray
     stopped_early: np.ndarray
     stopped_for_efficacy: np.ndarray
@@ -86,6 +93,7 @@ class OutcomeBatch:
             responded=np.zeros((count, stages, patients), dtype=bool),
             off_week=np.full((count, patients), np.nan),
             arm=np.full((count, patients), -1, dtype=np.int64),
+            registration_week=np.full((count, patients), np.nan),
             turned_away=np.zeros((count, stages), dtype=np.int64),
             stopped_early=np.zeros((count, stages), dtype=bool),
             stopped_for_efficacy=np.zeros((count, stages), dtype=bool),
@@ -107,4 +115,5 @@ class OutcomeBatch:
             batch.responded[i, :, :n] = outcome.responded
             batch.off_week[i, :n] = outcome.off_week
             batch.arm[i, :n] = outcome.arm
+            batch.registration_week[i, :n] = outcome.registration_week
         return batch

@@ -15,7 +15,10 @@ are events of :mod:`trialsim.model.simulation`): a :class:`Passage` says what
 happens to each patient *if* they enter the stage at the given week. Along an
 arm's chain of stages a patient's entry week is fixed (registration, then the
 week they leave the previous stage), so :meth:`Pathway.chain` computes every
-passage up front and the drivers only select who entered. Times are weeks.
+passage up front and the drivers only select who entered. When a held
+registration turns candidates away, the event-driven driver registers a
+patient later than their pre-drawn week: :meth:`Pathway.register_at` moves
+that patient's passages. Times are weeks.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import numpy as np
 
 from trialsim.model.draws import PatientDraws
 from trialsim.model.plan import NO_STAGE, TrialPlan
+
+ALL_PATIENTS = slice(None)
 
 
 def allocate(uniform: np.ndarray, shares: np.ndarray) -> np.ndarray:
@@ -124,28 +129,56 @@ class Pathway:
         self.responds = responses(draws, response_rate)
         self.continued_until = draws.registration_week + plan.continue_to_weeks
 
-    def passage(self, stage: int, entry: np.ndarray) -> Passage:
-        """Every patient's passage through ``stage`` if entered at ``entry`` (weeks)."""
+    def passage(
+        self, stage: int, entry: np.ndarray, patients: slice | np.ndarray = ALL_PATIENTS
+    ) -> Passage:
+        """The passage through ``stage`` of ``patients`` (default all) entering at ``entry``."""
         draws = self.draws
-        leave = entry + draws.stay_weeks[..., stage, :]
-        evaluable = draws.evaluable[..., stage, :]
-        responded = self.responds[..., stage, :]
-        off = np.where(responded, np.maximum(leave, self.continued_until), leave)
+        leave = entry + draws.stay_weeks[..., stage, patients]
+        evaluable = draws.evaluable[..., stage, patients]
+        responded = self.responds[..., stage, patients]
+        off = np.where(responded, np.maximum(leave, self.continued_until[..., patients]), leave)
         following = self.plan.stages[stage].next_stage
         if following == NO_STAGE:
             moves_on = np.zeros_like(responded)
         else:
-            moves_on = evaluable & ~responded & draws.accepts_entry[..., following, :]
+            moves_on = evaluable & ~responded & draws.accepts_entry[..., following, patients]
         return Passage(stage, following, entry, leave, evaluable, responded, off, moves_on)
 
-    def chain(self, first_stage: int) -> list[Passage]:
+    def chain(
+        self,
+        first_stage: int,
+        patients: slice | np.ndarray = ALL_PATIENTS,
+        registration_week: np.ndarray | None = None,
+    ) -> list[Passage]:
         """Passages along the chain of stages from ``first_stage``, entered at registration.
 
         Each stage is entered at the week of leaving the one before; the
         passages hold for every patient, whether or not they get there (the
-        drivers follow ``moves_on`` and the stages' admissions).
+        drivers follow ``moves_on`` and the stages' admissions). By default
+        for all patients at their pre-drawn registration weeks.
         """
-        passages = [self.passage(first_stage, self.draws.registration_week)]
+        if registration_week is None:
+            # A copy: a held registration rewrites a world's weeks (register_at).
+            registration_week = self.draws.registration_week[..., patients].copy()
+        passages = [self.passage(first_stage, registration_week, patients)]
         while passages[-1].next_stage != NO_STAGE:
-            passages.append(self.passage(passages[-1].next_stage, passages[-1].leave))
+            passages.append(self.passage(passages[-1].next_stage, passages[-1].leave, patients))
         return passages
+
+    def register_at(self, patient: int, week: float, routes: list[dict[int, Passage]]) -> None:
+        """Register ``patient`` (of one replicate) at ``week`` instead of the pre-drawn week.
+
+        Rewrites the patient's weeks in every arm's ``routes`` (passages by
+        stage, from :meth:`chain`) as if the chain had been computed with this
+        registration week: the same arithmetic, so the same numbers.
+        """
+        self.continued_until[patient] = week + self.plan.continue_to_weeks
+        index = np.array([patient])
+        for route in routes:
+            first = next(iter(route))
+            for moved in self.chain(first, index, np.array([week])):
+                passage = route[moved.stage]
+                passage.entry[patient] = moved.entry[0]
+                passage.leave[patient] = moved.leave[0]
+                passage.off[patient] = moved.off[0]

@@ -20,12 +20,21 @@ patients move. ``observe_all=True`` makes every stage observed: the plain
 event-by-event simulation, which must give identical outcomes and is used
 for the per-patient trace. Responders' continued treatment is computed, not
 simulated: nothing waits for it.
+
+``enrollment.patients`` counts registrations. A candidate who arrives while
+the first stage of the arm they would be randomised to is not admitting (an
+interim pause, or its planned number evaluable or pending) is turned away:
+not registered, not counted. Each world registers until it has
+``plan.patients`` patients, its first stages close, or accrual stops; its
+``i``-th registered patient takes patient ``i``'s draws at the candidate's
+arrival week. Randomisation follows a list: the next registration's arm is
+fixed by its draw, so a paused arm holds registration until it reopens.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from functools import partial
 
 import numpy as np
@@ -85,6 +94,8 @@ class WorldTrial:
         self.exit_week = np.full((n_stages, n), np.nan)
         self.off_week = np.full(n, np.nan)
         self.arm = np.full(n, -1, dtype=np.int64)
+        self.registration_week = np.full(n, np.nan)
+        self.registrations = 0
         self.shares = np.array([arm.share for arm in plan.arms])
         self._cuts: dict[tuple[int, ...], list[float]] = {}
         self.monitors = [
@@ -93,13 +104,18 @@ class WorldTrial:
         self._monitored = [(s, m) for s, m in enumerate(self.monitors) if m is not None]
 
     @property
-    def registration_open(self) -> bool:
-        """Whether some arm's first stage may still admit patients."""
-        return any(not self._closed(arm.first_stage) for arm in self.plan.arms)
+    def registering(self) -> bool:
+        """Whether the world still registers: patients to go and some arm's first stage open."""
+        return self.registrations < len(self.registration_week) and any(
+            not self._closed(arm.first_stage) for arm in self.plan.arms
+        )
 
     def _closed(self, stage: int) -> bool:
+        """Whether ``stage`` will never admit again (stopped, complete or its cap reached)."""
         monitor = self.monitors[stage]
-        return monitor is not None and monitor.closed
+        if monitor is not None and monitor.closed:
+            return True
+        return self.entries[stage] >= self.plan.stages[stage].max_entries
 
     def outcome(self) -> TrialOutcome:
         """The finished trial's outcome arrays."""
@@ -117,6 +133,7 @@ class WorldTrial:
             responded=self.pathway.responds & ~np.isnan(self.exit_week),
             off_week=self.off_week,
             arm=self.arm,
+            registration_week=self.registration_week,
             turned_away=self.turned_away,
             stopped_early=stopped,
             stopped_for_efficacy=for_efficacy,
@@ -126,16 +143,20 @@ class WorldTrial:
     def register_all(self) -> None:
         """Register every patient at their week, arm by arm (no first stage observed)."""
         self.arm[:] = allocate(self.draws.arm_uniform, self.shares)
+        self.registration_week[:] = self.draws.registration_week
+        self.registrations = len(self.arm)
         for k, arm in enumerate(self.plan.arms):
             self._route(self.routes[k], arm.first_stage, np.flatnonzero(self.arm == k))
 
-    def register(self, patient: int) -> None:
-        """Register ``patient`` now and randomise them among the arms still open.
+    def register(self, week: float) -> None:
+        """A candidate arrives at ``week`` (now): register them as the next patient, or not.
 
-        An arm is open until its first stage stops or completes; a patient
-        randomised to an arm paused for an interim analysis is turned away.
+        The next patient is randomised among the arms still open; if that arm's
+        first stage is not admitting (an interim pause, or its planned number
+        evaluable or pending) the candidate is turned away and the patient's
+        slot waits for the next candidate.
         """
-        arms = self.plan.arms
+        arms, patient = self.plan.arms, self.registrations
         open_arms = tuple(k for k, arm in enumerate(arms) if not self._closed(arm.first_stage))
         if open_arms not in self._cuts:
             cumulative = (
@@ -143,19 +164,29 @@ class WorldTrial:
             )
             self._cuts[open_arms] = cumulative[:-1].tolist()
         # The same choice as allocate(), without array calls for one patient.
-        choice = bisect.bisect_right(self._cuts[open_arms], self.draws.arm_uniform[patient])
-        arm = self.arm[patient] = open_arms[choice]
+        arm = open_arms[bisect.bisect_right(self._cuts[open_arms], self.draws.arm_uniform[patient])]
+        first = arms[arm].first_stage
+        refusal = self._refusal(first) if self.observed[first] else ""
+        if refusal:
+            self.turned_away[first] += 1
+            self._log(-1, self.plan.stages[first].id, "turned away", f"candidate: {refusal}")
+            return
+        self.registrations += 1
+        self.arm[patient] = arm
+        self.registration_week[patient] = week
+        if week != self.draws.registration_week[patient]:
+            self.pathway.register_at(patient, week, self.routes)
         if self.trace is not None:
             group = self.plan.subgroup_names[self.draws.subgroup[patient]]
             failures = int(self.draws.screen_failures[patient])
             named = f"arm {arms[arm].id}; " if len(arms) > 1 else ""
             detail = f"{named}subgroup {group}; {failures} screen failures"
             self._log(patient, "", "registered", detail)
-        route, first = self.routes[arm], arms[arm].first_stage
-        if not self.observed[first]:
+        route = self.routes[arm]
+        if self.observed[first]:
+            self._admit(route, first, patient, week)
+        else:
             self._pass_cohort(route, first, np.array([patient]))
-        elif not self._admit(route, first, patient, float(route[first].entry[patient])):
-            self.arm[patient] = -1  # turned away (interim pause): not registered
 
     def _route(self, route: Route, stage: int, patients: np.ndarray) -> None:
         """``patients`` arrive at ``stage`` at their entry weeks (not before now)."""
@@ -256,16 +287,29 @@ class WorldTrial:
             self.trace.append((self.env.now, patient, stage, event, detail))
 
 
+def candidate_weeks(plan: TrialPlan, draws: PatientDraws) -> Iterator[float]:
+    """Arrival weeks of the candidates for registration, until accrual stops.
+
+    The pre-drawn arrivals, then (if all of them came before accrual stops)
+    the replicate's later arrivals.
+    """
+    weeks = draws.registration_week.tolist()
+    yield from weeks
+    if len(weeks) == plan.patients:
+        yield from draws.later_arrivals.weeks(plan, weeks[-1] if weeks else 0.0)
+
+
 def _registration(
-    env: simpy.Environment, weeks: list[float], worlds: Sequence[WorldTrial]
+    env: simpy.Environment, plan: TrialPlan, draws: PatientDraws, worlds: Sequence[WorldTrial]
 ) -> Generator[simpy.Event, None, None]:
-    for patient, week in enumerate(weeks):
-        yield env.timeout(week - env.now)
-        open_worlds = [world for world in worlds if world.registration_open]
-        if not open_worlds:
+    for week in candidate_weeks(plan, draws):
+        registering = [world for world in worlds if world.registering]
+        if not registering:
             return
-        for world in open_worlds:
-            world.register(patient)
+        yield env.timeout(week - env.now)
+        for world in registering:
+            if world.registering:
+                world.register(week)
 
 
 def simulate_worlds(
@@ -303,7 +347,7 @@ def simulate_worlds(
         for rate, log in zip(response_rates, logs, strict=True)
     ]
     if any(observed[arm.first_stage] for arm in plan.arms):
-        env.process(_registration(env, draws.registration_week.tolist(), worlds))
+        env.process(_registration(env, plan, draws, worlds))
     else:
         for world in worlds:
             world.register_all()

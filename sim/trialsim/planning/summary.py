@@ -2,15 +2,21 @@
 
 Each simulated number comes with its Monte Carlo error, beside the exact value
 where the design admits one; the types are in :mod:`trialsim.planning.summary_types`.
+Where a simulated value and its exact value differ by more than
+:data:`WARNING_SE` Monte Carlo standard errors the endpoint carries a warning
+naming the design features, read off the plan and the run's tallies, that the
+exact calculation does not model (:func:`endpoint_warnings`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import TypedDict
 
 from trialsim import __version__
 from trialsim.exact.scenario_values import plan_exact_characteristics
+from trialsim.model.plan import NO_CAP, EndpointPlan
 from trialsim.planning.summary_types import (
     AdverseEventSummary,
     ArmSummary,
@@ -28,7 +34,17 @@ from trialsim.planning.summary_types import (
 from trialsim.run.records import ALTERNATIVE, NULL, STAGE_COUNTS, SUBGROUP_COUNTS
 from trialsim.run.runner import SimulationResult
 
-__all__ = ["Summary", "distribution", "proportion_se", "summarise"]
+__all__ = [
+    "WARNING_SE",
+    "Summary",
+    "distribution",
+    "endpoint_warnings",
+    "proportion_se",
+    "summarise",
+]
+
+WARNING_SE = 4.0  # a simulated value this many Monte Carlo SEs from its exact value is flagged
+PROPORTIONS = 4  # the first pairs compared by endpoint_warnings are proportions
 
 
 def proportion_se(estimate: float, count: int) -> float:
@@ -123,6 +139,10 @@ def summarise(result: SimulationResult) -> Summary:
             true_rate_mean=mean("true_rate"),
             **_estimate_summary(result, prefix),
             control=control,
+        )
+        endpoints[endpoint.id] = replace(
+            endpoints[endpoint.id],
+            warnings=endpoint_warnings(result, endpoint, endpoints[endpoint.id]),
         )
     return Summary(
         trialsim_version=__version__,
@@ -233,3 +253,128 @@ def _stage_summary(result: SimulationResult, stage_id: str) -> StageSummary:
         for group in (groups if len(groups) > 1 else ())
     }
     return StageSummary(counts(ALTERNATIVE), counts(NULL), subgroups)
+
+
+def endpoint_warnings(
+    result: SimulationResult, endpoint: EndpointPlan, summary: EndpointSummary
+) -> tuple[str, ...]:
+    """One warning per simulated value more than :data:`WARNING_SE` SEs from its exact value.
+
+    Parameters
+    ----------
+    result : SimulationResult
+    endpoint : EndpointPlan
+    summary : EndpointSummary
+        The endpoint's numbers, without warnings.
+
+    Returns
+    -------
+    tuple of str
+        E.g. ``"power 0.343 ± 0.005 vs exact 0.758 (87 SE): <features>"``, where
+        the features are those of the design the exact value does not model
+        (empty when the values agree).
+    """
+    replicates = result.replicates
+    pairs = (
+        ("power", summary.power, summary.power_se, summary.power_exact),
+        ("type I error", summary.type1_error, summary.type1_error_se, summary.type1_error_exact),
+        (
+            "early stop",
+            summary.early_stop,
+            proportion_se(summary.early_stop, replicates),
+            summary.early_stop_exact,
+        ),
+        (
+            "early stop (null)",
+            summary.early_stop_null,
+            proportion_se(summary.early_stop_null, replicates),
+            summary.early_stop_null_exact,
+        ),
+        (
+            "evaluable patients",
+            summary.evaluable_mean,
+            summary.evaluable_mean_se,
+            summary.evaluable_mean_exact,
+        ),
+        (
+            "responders",
+            summary.responders_mean,
+            summary.responders_mean_se,
+            summary.responders_mean_exact,
+        ),
+    )
+    warnings = []
+    for k, (name, simulated, se, exact) in enumerate(pairs):
+        if exact is None or not math.isfinite(simulated):
+            continue
+        # A run that never saw a rare event has SE 0: the error is at least that of
+        # one replicate's difference, and for a proportion that of the exact value.
+        floor = 1.0 / replicates
+        if k < PROPORTIONS:
+            floor = max(floor, proportion_se(exact, replicates))
+        error = max(se, floor)
+        gap = abs(simulated - exact)
+        if gap > WARNING_SE * error:
+            features = "; ".join(design_features(result, endpoint)) or (
+                "no design feature found to explain it: rerun with more replicates, "
+                "and report it if it persists"
+            )
+            warnings.append(
+                f"{name} {simulated:.3f} ± {se:.3f} vs exact {exact:.3f} "
+                f"({gap / error:.0f} SE): {features}"
+            )
+    return tuple(warnings)
+
+
+def design_features(result: SimulationResult, endpoint: EndpointPlan) -> list[str]:
+    """The features of the endpoint's design that exact values do not model, with their extent.
+
+    Read from the plan and the alternative world's tallies: candidates turned
+    away by a paused first stage, a monitored stage that fell short of its
+    ``n`` (registration ended first), a data cut, accrual stopped by
+    ``max_months``, stage caps that turned patients away, patients admitted
+    while a look was pending, and rates drawn from a prior.
+    """
+    plan = result.plan
+    features = []
+    first = plan.stages[endpoint.stages[0]]
+    first_ids = {plan.stages[arm.first_stage].id for arm in plan.arms}
+    counted = {plan.stages[s].id for s in endpoint.stages} | first_ids
+    for stage in plan.stages:
+        column = f"stage.{stage.id}."
+        turned = result.mean(ALTERNATIVE, column + "turned_away")
+        if stage.interim is not None and stage.interim.pause and stage.id in first_ids and turned:
+            features.append(
+                f"stage {stage.id} held registration (interim pause, or its n pending), "
+                f"turning away {turned:.1f} candidates per trial"
+            )
+        if stage.max_entries < NO_CAP and turned and stage.id in counted:
+            features.append(
+                f"stage {stage.id}'s cap of {stage.max_entries} entries turned away "
+                f"{turned:.1f} patients per trial"
+            )
+    if endpoint.monitored and first.interim is not None:
+        n = first.interim.table.n
+        column = f"stage.{first.id}."
+        short = 1.0 - result.histogram(ALTERNATIVE, column + "evaluable").share_above(n - 0.5)
+        short -= result.mean(ALTERNATIVE, column + "stopped_early")
+        if short > 0.0005:
+            features.append(
+                f"stage {first.id} did not reach its n = {n} evaluable in {short:.1%} of trials: "
+                f"registration ended first (enrollment.patients = {plan.patients})"
+            )
+        overrun = result.mean(ALTERNATIVE, column + "overrun")
+        if overrun:
+            features.append(
+                f"{overrun:.1f} patients per trial entered stage {first.id} while a look was "
+                "pending (during_interim: continue)"
+            )
+    if not plan.cutoff_is_complete:
+        features.append(f"a data cut at week {plan.cutoff_week:g}")
+    if math.isfinite(plan.accrual_stop_week):
+        short = 1.0 - result.histogram(ALTERNATIVE, "registered").share_above(plan.patients - 0.5)
+        if short > 0:
+            features.append(f"accrual stopped by max_months in {short:.1%} of trials")
+    if any(stage.response_prior is not None for stage in plan.stages):
+        features.append("response rates drawn from a prior (assurance, not power)")
+    return features

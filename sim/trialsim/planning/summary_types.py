@@ -123,6 +123,10 @@ class EndpointSummary:
         Share of trials where the estimate is defined (a positive denominator).
     control : ControlGroupSummary or None
         The control group of a two-group comparison; None for a one-group test.
+    warnings : tuple of str
+        One per simulated value more than 4 Monte Carlo SEs from its exact
+        value, naming the design features that explain it; in summary.json
+        (key ``warnings``) only when there is one.
     """
 
     stages: tuple[str, ...]
@@ -152,16 +156,21 @@ class EndpointSummary:
     ci_coverage_se: float | None
     estimate_defined: float
     control: ControlGroupSummary | None = None
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
-        """The endpoint's entry of summary.json; ``versus`` and ``control_*`` keys last."""
+        """The endpoint's entry of summary.json; ``versus``, ``control_*``, ``warnings`` last."""
         entry: dict[str, object] = {
-            field.name: getattr(self, field.name) for field in fields(self)[:-1]
+            field.name: getattr(self, field.name)
+            for field in fields(self)
+            if field.name not in ("control", "warnings")
         }
         entry["stages"] = list(self.stages)
         entry["rule"] = self.rule.model_dump()
         if self.control is not None:
             entry.update(self.control.to_dict())
+        if self.warnings:
+            entry["warnings"] = list(self.warnings)
         return entry
 
 

@@ -1,6 +1,7 @@
 """The HTML report of a run: one self-contained page, tables and figures inline.
 
-Sections for the run's details, endpoints, enrollment, durations, adverse
+Sections for the run's details, warnings (simulated values more than 4 SE
+from their exact values), endpoints, enrollment, durations, adverse
 events and stages, read from a :class:`~trialsim.planning.summary_types.Summary`;
 the building blocks (formatting, escaped tables, the page) are in
 :mod:`trialsim.report.page`. Every piece of text from the scenario or the
@@ -296,6 +297,23 @@ def _how_to_read(summary: Summary) -> str:
     )
 
 
+def _warning_section(summary: Summary) -> str:
+    """Simulated values more than 4 Monte Carlo SEs from their exact values, and why; or ""."""
+    items = [
+        f"<li><strong>{text(endpoint_id)}</strong>: {text(warning)}</li>"
+        for endpoint_id, endpoint in summary.endpoints.items()
+        for warning in endpoint.warnings
+    ]
+    if not items:
+        return ""
+    return (
+        '<h2 id="warnings">Warnings: simulation and exact values disagree</h2>'
+        "<p>These simulated values differ from their exact values by more than 4 Monte Carlo "
+        "standard errors; the design features named are what the exact calculation does not "
+        "model. Trust the simulated value for this design.</p><ul>" + "".join(items) + "</ul>"
+    )
+
+
 def render_report(summary: Summary, figures: Mapping[str, bytes]) -> str:
     """A self-contained HTML page describing one run.
 
@@ -320,6 +338,7 @@ def render_report(summary: Summary, figures: Mapping[str, bytes]) -> str:
         f"<code>{text(name)}</code></p>",
         _run_details(summary),
         _how_to_read(summary),
+        _warning_section(summary),
         _endpoint_sections(summary),
         _enrollment_section(summary),
         _duration_section(summary),

@@ -189,7 +189,7 @@ class RecordMaker:
         last_off = np.where(np.isnan(outcomes.off_week), 0.0, outcomes.off_week).max(
             axis=1, initial=0.0
         )
-        last_registration = np.where(is_registered, stacked.registration_week, 0.0).max(
+        last_registration = np.where(is_registered, outcomes.registration_week, 0.0).max(
             axis=1, initial=0.0
         )
         columns: list[np.ndarray] = [
