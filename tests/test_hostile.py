@@ -35,6 +35,7 @@ RULES = {
     "tabs.yaml": "yaml_syntax",
     "unknown_nested_key.yaml": "extra_forbidden",
     "unknown_top_key.yaml": "extra_forbidden",
+    "unreachable_rule_n.yaml": "rule_unreachable",
     "weights_not_summing.yaml": "value_error",
     "wrong_type.yaml": "int_type",
 }

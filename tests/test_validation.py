@@ -842,3 +842,44 @@ def test_there_are_shipped_scenarios():
 def test_shipped_scenarios_load(path):
     loaded = load_scenario(path)
     assert loaded.spec.name
+
+
+# ------------------------------------------------------- reachable rules
+
+
+def bayes_rule_scenario(patients: int, n: int, looks: list[int], cap: int | None = None) -> str:
+    """A Bayes rule on stage ``vk2``, or with ``cap`` on a second stage capped at ``cap``."""
+    stage = "vk2" if cap is None else "d3"
+    second = (
+        f"    next_on_failure: d3\n  - id: d3\n    weeks: 16\n    response: 0.3\n"
+        f"    null_response: 0.1\n    max_entries: {cap}\n"
+    )
+    return (
+        f"name: reach\nenrollment:\n  patients: {patients}\n  accrual: {{rate_per_month: 2}}\n"
+        f"stages:\n  - id: vk2\n    weeks: 16\n    response: 0.2\n    null_response: 0.05\n"
+        + ("" if cap is None else second)
+        + f"endpoints:\n  - id: bayes\n    stage: {stage}\n"
+        "    rule: {test: bayes, p0: 0.05, prior: [1, 1], success: 0.95, "
+        f"n: {n}, looks: {looks}}}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("patients", "n", "looks", "cap", "bound"),
+    [(150, 10000, [15, 30], None, 150), (40, 41, [10, 20], None, 40), (150, 40, [15], 39, 39)],
+)
+def test_a_rule_that_cannot_reach_its_n_is_refused(write_text, patients, n, looks, cap, bound):
+    (problem,) = problems_of(write_text(bayes_rule_scenario(patients, n, looks, cap)))
+    assert (problem.key, problem.rule, problem.value) == (
+        "endpoints.0.rule.n",
+        "rule_unreachable",
+        n,
+    )
+    stage = "vk2" if cap is None else "d3"
+    assert f"at most {bound} patients can enter stage {stage}" in problem.message
+    assert problem.line == (13 if cap is None else 19)
+
+
+def test_a_rule_whose_n_equals_the_patients_is_accepted(write_text):
+    load_scenario(write_text(bayes_rule_scenario(40, 40, [10, 20])))
+    load_scenario(write_text(bayes_rule_scenario(150, 40, [15], cap=40)))

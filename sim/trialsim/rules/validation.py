@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from trialsim.rules.base import Rule
 from trialsim.rules.registry import rule_for
 from trialsim.scenario.checks import Locator, names_its_stages
 from trialsim.scenario.load import LoadedScenario, read_document, validate_data
@@ -71,7 +72,8 @@ def rule_problems(spec: Scenario, at: Locator) -> list[Problem]:
     for i, (endpoint, rule) in enumerate(zip(spec.endpoints, rules, strict=True)):
         if not names_its_stages(spec, i):
             continue
-        found += rule.check(spec, i, at)
+        problems = rule.check(spec, i, at)
+        found += problems or reach_problems(spec, i, rule, at)
         earlier = [
             e.id
             for e, r in zip(spec.endpoints[:i], rules[:i], strict=True)
@@ -96,6 +98,49 @@ def rule_problems(spec: Scenario, at: Locator) -> list[Problem]:
                 )
             )
     return found
+
+
+def most_entries(spec: Scenario, stage_id: str) -> int:
+    """The most patients that can ever enter stage ``stage_id``.
+
+    Each registered patient enters a stage at most once (the stage graph has no
+    cycle), so ``enrollment.patients`` bounds every stage; a stage cap
+    ``max_entries`` bounds its own.
+    """
+    stage = next(s for s in spec.stages if s.id == stage_id)
+    cap = stage.max_entries
+    return spec.enrollment.patients if cap is None else min(cap, spec.enrollment.patients)
+
+
+def reach_problems(spec: Scenario, index: int, rule: Rule, at: Locator) -> list[Problem]:
+    """A monitoring rule whose planned number of evaluable patients can never be reached.
+
+    Its boundary table's ``n`` (and so its last looks) must not exceed the most
+    patients that can enter its stage (:func:`most_entries`): else the stage
+    never completes and the rule cannot decide as designed.
+    """
+    endpoint = spec.endpoints[index]
+    table = rule.compile().table
+    if table is None or endpoint.stage is None:
+        return []
+    bound = most_entries(spec, endpoint.stage)
+    beyond = [look.n for look in table.looks if look.n > bound]
+    if table.n <= bound and not beyond:
+        return []
+    looks = f" (and looks at {beyond})" if beyond else ""
+    stage = next(s for s in spec.stages if s.id == endpoint.stage)
+    limit = (
+        f"max_entries {stage.max_entries} of stage {stage.id}"
+        if bound < spec.enrollment.patients
+        else f"enrollment.patients {spec.enrollment.patients}"
+    )
+    field = "n" if "n" in type(endpoint.rule).model_fields else None
+    path = ("endpoints", index, "rule", *([field] if field else []))
+    message = (
+        f"planned {table.n} evaluable patients{looks} can never be reached: at most "
+        f"{bound} patients can enter stage {endpoint.stage} ({limit})"
+    )
+    return [at.problem(path, "rule_unreachable", message, table.n)]
 
 
 def null_response_of(spec: Scenario, stage_index: int) -> float | None:
