@@ -6,10 +6,21 @@ import numpy as np
 import pytest
 import yaml
 
+from trialsim.model.plan import compile_plan
 from trialsim.planning.summary import summarise
+from trialsim.rules.validation import load_scenario
 from trialsim.run.histogram import MAX_BINS, CountTable, Histogram, Moments
-from trialsim.run.runner import run_trials
-from trialsim.run.tally import REGISTRATION_MAX_BINS, registration_positions
+from trialsim.run.runner import (
+    CHUNK_MEMORY_BYTES,
+    CHUNK_REPLICATES,
+    chunk_replicates,
+    replicate_bytes,
+    run_trials,
+    tally_chunk,
+)
+from trialsim.run.tally import REGISTRATION_MAX_BINS, registration_positions, tally_npz
+from trialsim.scenario.load import LoadedScenario
+from trialsim.scenario.variation import apply_overrides
 
 from conftest import SHIPPED_2005
 
@@ -83,3 +94,60 @@ def test_a_trial_registering_for_millennia_keeps_small_tallies(load_dict) -> Non
     weeks = summarise(result).duration_weeks.analysis
     # 300 patients at 0.001 a month take about 300,000 months, 1.3 million weeks.
     assert 1e6 < weeks.p05 < weeks.p50 < weeks.p95 < 2e6
+
+
+# --- chunks sized to a memory budget ---------------------------------------------------------
+
+LARGE_PATIENTS = 10_000
+
+
+@pytest.fixture(scope="module")
+def large_trial() -> LoadedScenario:
+    """The 2005 scenario with 10,000 patients (the schema's largest enrollment)."""
+    return apply_overrides(load_scenario(SHIPPED_2005), {"enrollment.patients": LARGE_PATIENTS})
+
+
+def test_chunks_of_a_large_trial_stay_within_the_memory_budget(large_trial: LoadedScenario) -> None:
+    plan = compile_plan(large_trial.spec)
+    size = chunk_replicates(plan)
+    assert 1 <= size < CHUNK_REPLICATES
+    assert size * replicate_bytes(plan) <= CHUNK_MEMORY_BYTES
+    one_more = (size + 1) * replicate_bytes(plan)
+    assert one_more > CHUNK_MEMORY_BYTES, "as many replicates as fit, not fewer"
+
+
+def test_shipped_scenarios_keep_chunks_of_500() -> None:
+    for path in sorted(SHIPPED_2005.parent.glob("*.yaml")):
+        assert chunk_replicates(compile_plan(load_scenario(path).spec)) == CHUNK_REPLICATES, path
+
+
+def test_the_estimate_bounds_what_a_chunk_allocates(large_trial: LoadedScenario) -> None:
+    import tracemalloc
+
+    plan = compile_plan(large_trial.spec)
+    replicates = 3
+    tracemalloc.start()
+    try:
+        tally_chunk(plan, 5, 0, replicates, None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= replicates * replicate_bytes(plan)
+
+
+def test_a_large_trial_gives_the_same_numbers_for_any_jobs_and_when_grown(
+    large_trial: LoadedScenario,
+) -> None:
+    size = chunk_replicates(compile_plan(large_trial.spec))
+    replicates = 2 * size + 5
+    progress: list[int] = []
+    one = run_trials(
+        large_trial, replicates=replicates, seed=3, jobs=1, on_progress=progress.append
+    )
+    assert progress == [size, 2 * size, replicates], "progress after every chunk"
+    two = run_trials(large_trial, replicates=replicates, seed=3, jobs=2)
+    assert two.jobs == 2
+    assert tally_npz(one.tally) == tally_npz(two.tally)
+    first = run_trials(large_trial, replicates=size, seed=3, jobs=1)
+    grown = run_trials(large_trial, replicates=replicates, seed=3, jobs=2, resume=first.tally)
+    assert tally_npz(grown.tally) == tally_npz(one.tally)

@@ -6,9 +6,12 @@ seed stream. The task tallies each scenario's chunk as
 :func:`trialsim.run.runner.run_trials` does, and reduces the per-replicate
 differences from the first scenario of every compared quantity to their
 moments. Only tallies and moments leave a task, and they are merged in chunk
-order: memory stays flat in the number of replicates, each scenario's tally is
-bit-identical to a plain ``run_trials`` with the same seed, and the numbers do
-not depend on the number of workers or the backend.
+order: memory stays flat in the number of replicates, and the numbers do not
+depend on the number of workers or the backend. Chunks are those the largest
+trial gets alone (:func:`trialsim.run.runner.chunk_replicates`), so each
+scenario's tally is bit-identical to a plain ``run_trials`` with the same seed
+when their chunk sizes agree (every trial of up to several hundred patients);
+otherwise equal in counts and up to rounding in means.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from trialsim.run.backends import in_task_order, run_tasks
 from trialsim.run.histogram import Moments
 from trialsim.run.records import ALTERNATIVE, NULL, RecordLayout
 from trialsim.run.runner import (
-    CHUNK_REPLICATES,
     ProgressCallback,
     SimulationResult,
+    chunk_ranges,
     default_jobs,
+    replicate_bytes,
     simulate_chunk,
 )
 from trialsim.run.tally import RunTally
@@ -295,9 +299,11 @@ def run_paired(
     check_pairs(plans, [scenario.spec.name for scenario in scenarios], pairs or {})
     endpoints = compared_endpoints(plans, pairs)
     quantities = compared_quantities(plans, endpoints)
+    # Every scenario runs in each task: chunks are those of the largest trial.
+    largest = max(plans, key=replicate_bytes)
     chunks = [
-        (plans, seed, start, min(start + CHUNK_REPLICATES, replicates), quantities)
-        for start in range(0, replicates, CHUNK_REPLICATES)
+        (plans, seed, start, stop, quantities)
+        for start, stop in chunk_ranges(largest, 0, replicates)
     ]
     started = time.perf_counter()
     tallies: list[RunTally] | None = None

@@ -1,9 +1,11 @@
 """Monte Carlo runner: replicates in chunks, on one core or a process pool.
 
 Replicate ``r`` always uses the seed stream ``(seed, r)``, chunks are
-``CHUNK_REPLICATES`` replicates whatever the number of workers, and their
-tallies are merged in replicate order, so results are identical for any number
-of workers and any backend.
+:func:`chunk_replicates` replicates whatever the number of workers (a function
+of the plan alone: ``CHUNK_REPLICATES``, fewer where a chunk of that many would
+hold more than ``CHUNK_MEMORY_BYTES``), and their tallies are merged in
+replicate order, so results are identical for any number of workers and any
+backend.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from typing import Any
 import numpy as np
 
 from trialsim.model.chunk import simulate_chunk_worlds
-from trialsim.model.draws import draw_chunk, draw_patients, null_response_rate
+from trialsim.model.draws import (
+    TRIAL_ROWS,
+    draw_chunk,
+    draw_patients,
+    null_response_rate,
+    stage_rows,
+)
 from trialsim.model.plan import TrialPlan, compile_plan
 from trialsim.model.simulation import TraceRow, WorldTraceRow, simulate_worlds
 from trialsim.run.backends import available_cores, in_task_order, run_tasks
@@ -26,6 +34,13 @@ from trialsim.run.tally import RunTally, WorldTally
 from trialsim.scenario.load import LoadedScenario
 
 CHUNK_REPLICATES = 500
+"""Replicates per chunk, unless fewer keep a chunk within ``CHUNK_MEMORY_BYTES``."""
+CHUNK_MEMORY_BYTES = 256 * 2**20
+"""Largest estimated memory of one chunk while it is simulated and tallied, bytes."""
+UNIFORM_BYTES = 8  # one float64 uniform per patient and stream row
+STAGE_BYTES_PER_PATIENT = 200  # per stage: draws, pathway outcomes of both worlds, temporaries
+EVENT_BYTES_PER_PATIENT = 9  # per stage and adverse event: whether it occurred, its onset week
+TRIAL_BYTES_PER_PATIENT = 100  # registration weeks, subgroup, arm, screening, records
 ProgressCallback = Callable[[int], None]
 RecordsCallback = Callable[[Any], None]
 RecordsTransform = Callable[[np.ndarray], Any]
@@ -84,6 +99,49 @@ def default_jobs() -> int:
     return available_cores()
 
 
+def replicate_bytes(plan: TrialPlan) -> int:
+    """Estimated memory one replicate takes while its chunk is simulated and tallied.
+
+    An upper bound calibrated on the array path's peak (tracemalloc): the
+    uniforms drawn per patient, the per-stage and per-adverse-event arrays of
+    the draws and of both worlds' outcomes, and per-trial arrays, all of the
+    trial's full patient count.
+
+    Returns
+    -------
+    int
+        Bytes.
+    """
+    stages, events = len(plan.stages), len(plan.adverse_event_names)
+    per_patient = (
+        UNIFORM_BYTES * (TRIAL_ROWS + sum(stage_rows(plan)))
+        + STAGE_BYTES_PER_PATIENT * stages
+        + EVENT_BYTES_PER_PATIENT * stages * events
+        + TRIAL_BYTES_PER_PATIENT
+    )
+    return plan.patients * per_patient
+
+
+def chunk_replicates(plan: TrialPlan) -> int:
+    """Replicates per chunk: ``CHUNK_REPLICATES``, fewer for large trials, at least 1.
+
+    A function of the plan alone (never of the workers), so chunk boundaries and
+    so the results are the same for any ``jobs`` and backend, and a run grown
+    from one of ``k * chunk_replicates(plan)`` replicates is bit-identical to
+    one made at once. Trials of a few hundred patients get ``CHUNK_REPLICATES``;
+    larger ones as many as fit ``CHUNK_MEMORY_BYTES`` by :func:`replicate_bytes`
+    (a 10,000-patient trial of two stages about 40), which also reports
+    progress more often.
+    """
+    return max(1, min(CHUNK_REPLICATES, CHUNK_MEMORY_BYTES // replicate_bytes(plan)))
+
+
+def chunk_ranges(plan: TrialPlan, first: int, replicates: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each chunk of replicates ``first`` to ``replicates - 1``."""
+    size = chunk_replicates(plan)
+    return [(start, min(start + size, replicates)) for start in range(first, replicates, size)]
+
+
 def simulate_chunk(
     plan: TrialPlan, seed: int, start: int, stop: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +160,8 @@ def simulate_chunk(
     records = np.empty((2 * (stop - start), len(maker.layout)))
     for world in (ALTERNATIVE, NULL):
         records[world::2] = maker.records(start, world, draws, batches[world], world_rates[world])
-    return records, batches[ALTERNATIVE].registration_week
+    registrations = draws.stacked.registration_week
+    return records, registrations
 
 
 def tally_chunk(
@@ -154,7 +213,8 @@ def run_trials(
     jobs : int, optional
         Worker processes (default: all cores). ``1`` runs in this process.
     on_progress : callable, optional
-        Called with the number of replicates finished so far.
+        Called with the number of replicates finished so far, after each chunk
+        (see :func:`chunk_replicates`).
     scheduler : str, optional
         Address of a Dask distributed scheduler (``tcp://host:port``) to run the
         chunks on instead of local processes.
@@ -167,7 +227,9 @@ def run_trials(
         pickled to reach worker processes.
     resume : RunTally, optional
         The tally of the first ``resume.replicates`` replicates of the same
-        scenario and seed: only the replicates after them are simulated.
+        scenario and seed: only the replicates after them are simulated, in
+        chunks from there; bit-identical to a run made at once when
+        ``resume.replicates`` is a multiple of :func:`chunk_replicates`.
 
     Returns
     -------
@@ -192,14 +254,8 @@ def run_trials(
     plan = compile_plan(spec)
     layout = RecordLayout.for_plan(plan)
     chunks = [
-        (
-            plan,
-            seed,
-            start,
-            min(start + CHUNK_REPLICATES, replicates),
-            None if on_records is None else records_as or _unchanged,
-        )
-        for start in range(first, replicates, CHUNK_REPLICATES)
+        (plan, seed, start, stop, None if on_records is None else records_as or _unchanged)
+        for start, stop in chunk_ranges(plan, first, replicates)
     ]
     started = time.perf_counter()
     tally = resume
