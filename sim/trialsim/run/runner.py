@@ -160,8 +160,7 @@ def simulate_chunk(
     records = np.empty((2 * (stop - start), len(maker.layout)))
     for world in (ALTERNATIVE, NULL):
         records[world::2] = maker.records(start, world, draws, batches[world], world_rates[world])
-    registrations = draws.stacked.registration_week
-    return records, registrations
+    return records, batches[ALTERNATIVE].registration_week
 
 
 def tally_chunk(
