@@ -11,18 +11,22 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 from test_cli import documented_examples, runner, workdir  # noqa: F401 - workdir is a fixture
 
 from trialsim.cli.app import app
 from trialsim.cli.samplesize import samplesize
 from trialsim.exact.designs import single_stage_design
+from trialsim.planning.grid import EndpointOutcome, GridRow
 from trialsim.planning.samplesize import (
     MAX_SEARCH_VALUES,
     SampleSizeSearch,
     find_sample_size,
+    meets_target,
     minimal_and_conservative,
     monte_carlo_interval,
+    target_checks,
+    wilson_lower_bound,
 )
 from trialsim.scenario.grid_values import Setting
 from trialsim.scenario.load import LoadedScenario
@@ -197,7 +201,8 @@ def test_cli_says_when_no_value_in_the_range_qualifies(tmp_path: Path) -> None:
     words += ["--range", "10:20", "--replicates", "50", "--out", str(tmp_path / "n")]
     result = runner.invoke(app, words)
     assert result.exit_code == 0, result.output
-    assert "widen --range" in result.stdout
+    said = " ".join(result.stdout.split())
+    assert "Widen --range" in said and "power failed: highest power" in said
     assert json.loads((tmp_path / "n" / "samplesize.json").read_text())["minimal"] is None
 
 
@@ -226,3 +231,37 @@ def test_cli_bad_input_is_one_line_exit_2_nothing_written(
     assert len(lines) == 1 and lines[0].startswith(option), lines
     assert "Traceback" not in result.output + result.stderr
     assert not out.exists()
+
+
+# ------------------------------------------------ simulated type I error
+
+
+def outcome_row(type1: float, replicates: int, exact: float | None = None) -> GridRow:
+    """A grid row reaching power 0.9 with simulated type I error ``type1``."""
+    outcome = EndpointOutcome(0.9, 0.003, None, type1, 0.002, exact, None)
+    return GridRow({"enrollment.patients": 76}, {"e": outcome}, replicates, 76.0, None, None)
+
+
+def test_wilson_lower_bound_solves_the_score_equation() -> None:
+    # Independently: the p < p-hat where the score statistic equals the one-sided 95% z.
+    z = stats.norm.ppf(0.95)
+    for estimate, n in ((0.06, 1000), (0.0504, 10000), (0.3, 50)):
+
+        def score(p: float, estimate: float = estimate, n: int = n) -> float:
+            return (estimate - p) / np.sqrt(p * (1 - p) / n) - z
+
+        expected = optimize.brentq(score, 1e-12, estimate)
+        assert wilson_lower_bound(estimate, n) == pytest.approx(expected, rel=1e-9)
+    assert wilson_lower_bound(0.0, 100) == 0.0
+
+
+def test_a_simulated_size_within_its_monte_carlo_error_of_alpha_qualifies() -> None:
+    # The issue: exact size 0.047 simulated as 0.060 ± 0.0075 (1000 trials) was refused.
+    assert target_checks(outcome_row(0.060, 1000), "e", 0.8, 0.05, exact=False) == (True, True)
+    assert meets_target(outcome_row(0.060, 1000), "e", 0.8, 0.05, exact=False)
+    # Clearly above alpha: the one-sided 95% lower bound exceeds it.
+    assert wilson_lower_bound(0.07, 1000) > 0.05
+    assert target_checks(outcome_row(0.070, 1000), "e", 0.8, 0.05, exact=False) == (True, False)
+    # The exact size wins where the engine has one.
+    assert target_checks(outcome_row(0.02, 1000, 0.051), "e", 0.8, 0.05, exact=False)[1] is False
+    assert target_checks(outcome_row(0.09, 1000, 0.047), "e", 0.8, 0.05, exact=False)[1] is True

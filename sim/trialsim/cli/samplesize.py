@@ -239,11 +239,10 @@ def _notes(search: SampleSizeSearch) -> list[str]:
                     f"power at the {name} value {value:g}."
                 )
     if search.minimal is None:
-        best_value, best_power = search.highest_power()
         notes.append(
             f"No value of {search.key} from {low:g} to {high:g} reaches power {search.power:g} "
-            f"with type I error ≤ {search.alpha:g} (highest power {best_power:.3f} at "
-            f"{best_value:g}): widen --range."
+            f"with type I error ≤ {search.alpha:g}: {search.shortfall()}. Widen --range"
+            + ("." if search.method == "exact" else ", or add --replicates.")
         )
     elif search.conservative is None:
         notes.append(

@@ -10,6 +10,13 @@ simulation confirms the answer. Elsewhere the search simulates: a coarse grid
 of the range, refined where the answer lies, every point with the same seed
 (common random numbers). Dropout, non-evaluable patients, re-registration and
 accrual limits enter through the scenario, as in ``trialsim run``.
+
+Type I error is the exact value wherever the engine has one. A simulated type
+I error carries Monte Carlo error: a size of exactly alpha is simulated above
+alpha half the time. So a simulated size qualifies when its one-sided 95%
+Wilson lower bound is at most alpha (the simulation does not show, at the 5%
+level, that the size exceeds alpha); power must reach the target by its point
+estimate, as before, with its interval shown.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ REFINE_POINTS = 9
 # Exact sizes are sums of rounded terms: a size equal to alpha must meet alpha.
 ALPHA_TOLERANCE = 1e-9
 Z_95 = 1.959963984540054
+Z_ONE_SIDED_95 = 1.6448536269514722
 Method = Literal["exact", "simulation"]
 
 
@@ -91,6 +99,24 @@ class SampleSizeSearch:
         power, value = max((p, v) for p, v in powers if p is not None)
         return value, power
 
+    def shortfall(self) -> str:
+        """Which constraint no value met (power, type I error, or both), with the best seen."""
+        exact = self.method == "exact"
+        checks = [target_checks(r, self.endpoint, self.power, self.alpha, exact) for r in self.rows]
+        value, power = self.highest_power()
+        best = f"highest power {power:.3f} at {value:g}"
+        if not any(size_ok for _, size_ok in checks):
+            sizes = [
+                (judged_size(r, self.endpoint, exact), r.settings[self.key]) for r in self.rows
+            ]
+            size, at = min((s, v) for s, v in sizes if s is not None)
+            failed = "both" if not any(ok for ok, _ in checks) else "type I error"
+            judged = "exact" if exact else "exact, or simulated one-sided 95% lower bound"
+            return f"{failed} failed: {best}; lowest type I error ({judged}) {size:.4f} at {at:g}"
+        if not any(ok for ok, _ in checks):
+            return f"power failed: {best}; type I error met"
+        return f"never both at one value: {best}; type I error met elsewhere"
+
     def answer(self, value: Number | None) -> dict[str, Any] | None:
         """Exact and simulated characteristics at ``value``, with 95% Monte Carlo intervals."""
         if value is None:
@@ -135,25 +161,56 @@ def rule_alpha(spec: Scenario, endpoint_id: str) -> float | None:
 
 
 def meets_target(row: GridRow, endpoint: str, power: float, alpha: float, exact: bool) -> bool:
-    """Power >= ``power`` and type I error <= ``alpha``, exact or simulated values."""
+    """Power >= ``power`` and type I error <= ``alpha`` (see :func:`target_checks`)."""
+    return all(target_checks(row, endpoint, power, alpha, exact))
+
+
+def target_checks(
+    row: GridRow, endpoint: str, power: float, alpha: float, exact: bool
+) -> tuple[bool, bool]:
+    """Whether the row reaches the power, and whether its type I error qualifies.
+
+    With ``exact`` both are exact values. Otherwise power is simulated and the
+    type I error is the exact one where the engine has it, else simulated and
+    qualifying when its one-sided 95% Wilson lower bound is at most ``alpha``.
+    A missing value fails.
+    """
     outcome = row.endpoints[endpoint]
-    achieved, size = (
-        (outcome.power_exact, outcome.type1_error_exact)
-        if exact
-        else (outcome.power, outcome.type1_error)
+    achieved = outcome.power_exact if exact else outcome.power
+    size = judged_size(row, endpoint, exact)
+    return (
+        achieved is not None and achieved >= power,
+        size is not None and size <= alpha + ALPHA_TOLERANCE,
     )
-    if achieved is None or size is None:
-        return False
-    return achieved >= power and size <= alpha + ALPHA_TOLERANCE
+
+
+def judged_size(row: GridRow, endpoint: str, exact: bool) -> float | None:
+    """The type I error judged against alpha: exact, else the simulated lower bound."""
+    outcome = row.endpoints[endpoint]
+    if exact or outcome.type1_error_exact is not None:
+        return outcome.type1_error_exact
+    if outcome.type1_error is None:
+        return None
+    return wilson_lower_bound(outcome.type1_error, row.replicates)
+
+
+def wilson_lower_bound(estimate: float, replicates: int) -> float:
+    """One-sided 95% Wilson score lower bound of a simulated proportion."""
+    return wilson_interval(estimate, replicates, Z_ONE_SIDED_95)[0]
 
 
 def monte_carlo_interval(estimate: float, replicates: int) -> tuple[float, float]:
     """95% Wilson score interval of a simulated proportion (sensible at 0 and 1 too)."""
+    return wilson_interval(estimate, replicates, Z_95)
+
+
+def wilson_interval(estimate: float, replicates: int, z: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion from ``replicates`` trials, ``z`` wide each side."""
     if replicates == 0:
         return (math.nan, math.nan)
-    z2n = Z_95**2 / replicates
+    z2n = z**2 / replicates
     centre = (estimate + z2n / 2) / (1 + z2n)
-    half = Z_95 * math.sqrt(estimate * (1 - estimate) / replicates + z2n / (4 * replicates))
+    half = z * math.sqrt(estimate * (1 - estimate) / replicates + z2n / (4 * replicates))
     half /= 1 + z2n
     return (max(0.0, centre - half), min(1.0, centre + half))
 
