@@ -16,7 +16,7 @@ from trialsim.rules.validation import load_scenario
 from trialsim.run.runner import trace_replicate
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
-FIELDS = ("entry_week", "exit_week", "responded", "off_week", "turned_away")
+FIELDS = ("entry_week", "exit_week", "responded", "off_week", "turned_away", "registration_week")
 
 
 def assert_same(fast: TrialOutcome, plain: TrialOutcome) -> None:
@@ -54,6 +54,9 @@ def test_chunk_computation_equals_event_by_event(path: Path) -> None:
             np.testing.assert_array_equal(batch.exit_week[index, :, :n], outcome.exit_week)
             np.testing.assert_array_equal(batch.responded[index, :, :n], outcome.responded)
             np.testing.assert_array_equal(batch.off_week[index, :n], outcome.off_week)
+            np.testing.assert_array_equal(
+                batch.registration_week[index, :n], outcome.registration_week
+            )
             np.testing.assert_array_equal(batch.turned_away[index], outcome.turned_away)
             assert np.isnan(batch.entry_week[index, :, n:]).all()
 

@@ -64,18 +64,21 @@ def scenarios(draw: st.DrawFn, observed: bool) -> dict:
     endpoints: list[dict] = [
         {"id": "all", "stage": stages[0]["id"], "rule": {"test": "exact_binomial", "p0": 0.2}}
     ]
-    if observed and draw(st.booleans()):
-        n1 = draw(st.integers(2, 5))
+    patients = draw(st.integers(1, 30))
+    monitored = draw(st.sampled_from(stages))
+    # A rule's n must be reachable: at most the patients, and the stage's cap (validation).
+    reach = min(12, patients, monitored.get("max_entries", patients))
+    if observed and reach >= 3 and draw(st.booleans()):
+        n1 = draw(st.integers(2, min(5, reach - 1)))
         r1 = draw(st.integers(0, n1 - 1))
-        n = draw(st.integers(n1 + 1, 12))
+        n = draw(st.integers(n1 + 1, reach))
         simon = {"test": "simon", "p0": 0.2, "r1": r1, "n1": n1, "r": draw(st.integers(r1, n - 1))}
         simon |= {"n": n, "during_interim": draw(st.sampled_from(["pause", "continue"]))}
-        endpoints.append({"id": "monitored", "stage": draw(st.sampled_from(stages))["id"]})
-        endpoints[-1]["rule"] = simon
+        endpoints.append({"id": "monitored", "stage": monitored["id"], "rule": simon})
     scenario = {
         "name": "generated",
         "enrollment": {
-            "patients": draw(st.integers(1, 30)),
+            "patients": patients,
             "accrual": {"rate_per_month": draw(st.floats(0.5, 10.0))},
         },
         "stages": stages,
