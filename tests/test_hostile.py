@@ -33,6 +33,7 @@ RULES = {
     "sexagesimal.yaml": "float_type",
     "simon_no_design.yaml": "value_error",
     "tabs.yaml": "yaml_syntax",
+    "tiny_prior.yaml": "greater_than_equal",
     "unknown_nested_key.yaml": "extra_forbidden",
     "unknown_top_key.yaml": "extra_forbidden",
     "unreachable_rule_n.yaml": "rule_unreachable",

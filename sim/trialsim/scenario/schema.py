@@ -68,11 +68,18 @@ class Subgroup(_Strict):
     )
 
 
+MIN_BETA_PARAMETER = 1e-3
+"""A weaker Beta prior carries no information a trial could use, and its log-beta terms overflow."""
+BetaParameter = Annotated[float, Field(ge=MIN_BETA_PARAMETER, le=1e6)]
+
+
 class BetaPrior(_Strict):
     """A response rate drawn once per replicate from Beta(a, b) (assurance)."""
 
-    beta: list[Annotated[float, Field(gt=0, le=1e6)]] = Field(
-        min_length=2, max_length=2, description="Beta prior parameters [a, b], both > 0."
+    beta: list[BetaParameter] = Field(
+        min_length=2,
+        max_length=2,
+        description=f"Beta prior parameters [a, b], each from {MIN_BETA_PARAMETER:g} to 1e6.",
     )
 
 
@@ -193,8 +200,11 @@ class BayesRule(_Strict):
 
     test: Literal["bayes"] = Field(description="Rule name.")
     p0: float = Field(gt=0.0, lt=1.0, description="Response rate under H0 (inactive regimen).")
-    prior: list[Annotated[float, Field(gt=0, le=1e6)]] = Field(
-        [1.0, 1.0], min_length=2, max_length=2, description="Beta prior [a, b] of the rate."
+    prior: list[BetaParameter] = Field(
+        [1.0, 1.0],
+        min_length=2,
+        max_length=2,
+        description=f"Beta prior [a, b] of the rate, each from {MIN_BETA_PARAMETER:g} to 1e6.",
     )
     success: float = Field(
         0.95, gt=0.0, lt=1.0, description="Final success if P(p > p0 | data) reaches this."
