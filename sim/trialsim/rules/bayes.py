@@ -9,15 +9,11 @@ for the predictive probability of final success.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 
-from trialsim.rules.common_checks import monitored_stage_problems, no_control_group
+from trialsim.rules.monitoring import StageMonitoringRule
 from trialsim.rules.table import BoundaryTable, Look
-from trialsim.scenario.checks import Locator
-from trialsim.scenario.problems import Problem
-from trialsim.scenario.schema import BayesRule, Scenario
+from trialsim.scenario.schema import BayesRule
 
 
 def posterior_above(
@@ -91,7 +87,7 @@ def futility_boundaries(
     return tuple(boundaries), final_min
 
 
-class BayesMonitoring:
+class BayesMonitoring(StageMonitoringRule[BayesRule]):
     """``test: bayes``: futility looks and a final posterior test, compiled to counts.
 
     Examples
@@ -102,32 +98,6 @@ class BayesMonitoring:
 by the predictive probability of success < 0.1: stop the stage if at most 0 of the first 10 \
 evaluable patients respond; reject H0 if at least 6 of 29 respond
     """
-
-    monitors_stage: ClassVar[bool] = True
-
-    def __init__(self, spec: BayesRule):
-        self.spec = spec
-
-    @property
-    def null_rate(self) -> float:
-        """``p0``."""
-        return self.spec.p0
-
-    @property
-    def alpha(self) -> None:
-        """None: the type I error follows from the posterior threshold."""
-        return None
-
-    @property
-    def pause(self) -> bool:
-        """``during_interim: pause``."""
-        return self.spec.during_interim == "pause"
-
-    def check(self, spec: Scenario, index: int, at: Locator) -> list[Problem]:
-        """One stage, evaluable patients, no `versus`."""
-        return monitored_stage_problems(spec, index, at, "bayes") + no_control_group(
-            spec, index, at
-        )
 
     def compile(self) -> BoundaryTable:
         """The counts at which each look stops for futility, and the final minimum."""
