@@ -189,7 +189,7 @@ def _compare(
     figures = comparison_figures(comparison)
     files = {"compare.json": comparison.to_json().encode(), **figures}
     files["report.html"] = render_comparison_report(comparison, figures).encode()
-    write_folder(folder, files, force)
+    write_folder(folder, files, force, "trialsim compare")
     if quiet:
         return
     console = Console()

@@ -139,7 +139,7 @@ def _run(
     workers = default_jobs() if jobs is None else jobs
     # A grown run replaces the folder it grows, whole, once everything is written.
     with (
-        StagedFolder(folder, force=replace) as staged,
+        StagedFolder(folder, force=replace, command="trialsim run") as staged,
         BackgroundFigures(workers=1 if workers > 1 else 0) as figure_workers,
     ):
         with ExitStack() as stack:

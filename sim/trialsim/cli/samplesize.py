@@ -134,7 +134,7 @@ def samplesize(
             scheduler=scheduler,
         )
         files = samplesize_files(search)
-        write_folder(folder, files, force)
+        write_folder(folder, files, force, "trialsim samplesize")
     if quiet:
         return
     from rich.console import Console

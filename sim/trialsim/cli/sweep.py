@@ -88,7 +88,7 @@ def sweep(
                 loaded, points, replicates, seed, jobs, on_point, scheduler=scheduler
             )
         files = sweep_files(result)
-        write_folder(folder, files, force)
+        write_folder(folder, files, force, "trialsim sweep")
     if quiet:
         return
     from rich.console import Console

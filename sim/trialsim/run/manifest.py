@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +51,7 @@ class Manifest:
     counts : dict of str to int
         Counts the files must agree with (``replicates``; ``trace``, the replicate traced).
     command : str
-        The command line that wrote the folder.
+        The command that wrote the folder, e.g. ``"trialsim run"``.
     version : str
         The trialsim version that wrote it.
     """
@@ -85,13 +83,17 @@ def digest(path: Path) -> FileDigest:
     return FileDigest(size, sha256.hexdigest(), lines)
 
 
-def manifest_json(folder: Path, counts: dict[str, int], skip: frozenset[str]) -> bytes:
+def manifest_json(
+    folder: Path, command: str, counts: dict[str, int], skip: frozenset[str]
+) -> bytes:
     """``manifest.json`` content listing every file in ``folder`` but those in ``skip``.
 
     Parameters
     ----------
     folder : Path
         The folder, complete but for its manifest.
+    command : str
+        The command that wrote it, e.g. ``"trialsim run"``.
     counts : dict of str to int
         Counts to record (see :class:`Manifest`).
     skip : frozenset of str
@@ -105,7 +107,7 @@ def manifest_json(folder: Path, counts: dict[str, int], skip: frozenset[str]) ->
     document = {
         "format": FORMAT,
         "trialsim_version": __version__,
-        "command": shlex.join(["trialsim", *sys.argv[1:]]),
+        "command": command,
         "counts": counts,
         "files": {name: {"bytes": d.size, "sha256": d.sha256} for name, d in files.items()},
     }

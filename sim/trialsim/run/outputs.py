@@ -138,6 +138,8 @@ class StagedFolder:
         Target folder; created with its parents if missing.
     force : bool
         Replace an existing folder of trialsim's results.
+    command : str
+        The command writing the folder, e.g. ``"trialsim run"``, for its manifest.
 
     Raises
     ------
@@ -146,10 +148,11 @@ class StagedFolder:
         comparing checksums: the caller did that before a long run) or cannot be written.
     """
 
-    def __init__(self, folder: Path, force: bool):
+    def __init__(self, folder: Path, force: bool, command: str):
         check_output_folder(folder, force, verify=False)
         self.folder = folder
         self.force = force
+        self.command = command
         try:
             folder.parent.mkdir(parents=True, exist_ok=True)
             self.path = marked_folder(folder, "staging")
@@ -186,7 +189,7 @@ class StagedFolder:
             Counts the manifest records (see :class:`~trialsim.run.manifest.Manifest`).
         """
         skip = frozenset({MARKER})
-        manifest = manifest_json(self.path, counts or {}, skip)
+        manifest = manifest_json(self.path, self.command, counts or {}, skip)
         (self.path / MANIFEST).write_bytes(manifest)
         for path in self.path.iterdir():
             if path.name not in skip:
@@ -199,7 +202,7 @@ class StagedFolder:
         fsync(self.folder.parent)
 
 
-def write_folder(folder: Path, files: dict[str, bytes], force: bool) -> list[Path]:
+def write_folder(folder: Path, files: dict[str, bytes], force: bool, command: str) -> list[Path]:
     """Write ``files`` (name -> content) and their manifest as the whole content of ``folder``.
 
     Parameters
@@ -209,6 +212,8 @@ def write_folder(folder: Path, files: dict[str, bytes], force: bool) -> list[Pat
     files : dict of str to bytes
     force : bool
         Replace an existing folder of trialsim's results.
+    command : str
+        The command writing the folder, e.g. ``"trialsim sweep"``, for its manifest.
 
     Returns
     -------
@@ -220,7 +225,7 @@ def write_folder(folder: Path, files: dict[str, bytes], force: bool) -> list[Pat
     OutputFolderError
         If the folder may not be replaced, or writing fails.
     """
-    with StagedFolder(folder, force) as staged:
+    with StagedFolder(folder, force, command) as staged:
         staged.write(files)
         staged.commit()
     return [folder / name for name in files]
