@@ -130,13 +130,14 @@ def _run(
         enrollment_table,
         estimate_table,
     )
+    from trialsim.run.backends import available_cores
     from trialsim.run.outputs import ReplicatesCsv, StagedFolder, trace_csv
     from trialsim.run.records import RecordLayout
     from trialsim.run.resume import REPLICATES, REPLICATES_CSV, TALLY, TRACE, TRACE_CSV
-    from trialsim.run.runner import default_jobs, run_trials, trace_replicate
+    from trialsim.run.runner import run_trials, trace_replicate
     from trialsim.run.tally import tally_npz
 
-    workers = default_jobs() if jobs is None else jobs
+    workers = available_cores() if jobs is None else jobs
     # A grown run replaces the folder it grows, whole, once everything is written.
     with (
         StagedFolder(folder, force=replace, command="trialsim run") as staged,

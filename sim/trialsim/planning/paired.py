@@ -24,14 +24,13 @@ import numpy as np
 
 from trialsim.model.plan import TrialPlan, compile_plan
 from trialsim.planning.pairs import check_pairs, compared_endpoints, union
-from trialsim.run.backends import in_task_order, run_tasks
+from trialsim.run.backends import available_cores, in_task_order, run_tasks
 from trialsim.run.histogram import Moments
 from trialsim.run.records import ALTERNATIVE, NULL, RecordLayout
 from trialsim.run.runner import (
     ProgressCallback,
     SimulationResult,
     chunk_ranges,
-    default_jobs,
     replicate_bytes,
     simulate_chunk,
 )
@@ -294,7 +293,7 @@ def run_paired(
     seed = simulation.seed if seed is None else seed
     if replicates < 1:
         raise ValueError("replicates must be at least 1")
-    jobs = max(1, min(default_jobs() if jobs is None else jobs, replicates))
+    jobs = max(1, min(available_cores() if jobs is None else jobs, replicates))
     plans = [compile_plan(scenario.spec) for scenario in scenarios]
     check_pairs(plans, [scenario.spec.name for scenario in scenarios], pairs or {})
     endpoints = compared_endpoints(plans, pairs)

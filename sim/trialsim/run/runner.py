@@ -94,11 +94,6 @@ class SimulationResult:
         return self.world(world).histograms[self.layout.position[column]]
 
 
-def default_jobs() -> int:
-    """Cores available to this process: the default number of worker processes."""
-    return available_cores()
-
-
 def replicate_bytes(plan: TrialPlan) -> int:
     """Estimated memory one replicate takes while its chunk is simulated and tallied.
 
@@ -249,7 +244,7 @@ def run_trials(
         raise ValueError("replicates must be at least 1")
     if replicates < first:
         raise ValueError(f"cannot shrink a run of {first} replicates to {replicates}")
-    jobs = max(1, min(default_jobs() if jobs is None else jobs, max(replicates - first, 1)))
+    jobs = max(1, min(available_cores() if jobs is None else jobs, max(replicates - first, 1)))
     plan = compile_plan(spec)
     layout = RecordLayout.for_plan(plan)
     chunks = [
