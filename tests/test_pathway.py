@@ -1,19 +1,23 @@
-"""One pathway, three drivers: the chunk, cohort and event-driven paths agree patient by patient.
+"""One pathway, four drivers: chunk arrays, compiled events, cohorts and SimPy events agree.
 
 Generated plans have one or two randomised arms, chains of up to three stages
 with routing of non-responders, dropout, non-evaluability and adverse events
 (discontinuing or not); some add stage caps and Simon monitoring (observed
-stages, where cohorts and events mix). Every outcome array must be identical
-between the array computation of a chunk, the cohort passages and the plain
-event-by-event simulation. Monitoring is also checked on its own
-(:class:`StageMonitor`) and through a boundary table with an efficacy look.
+stages, where cohorts and events mix), others boundary tables with futility
+and efficacy looks, ``pause`` or ``continue``. Every outcome array must be
+identical between the array computation of a chunk (or, with observed stages,
+the compiled event loop), the cohort passages and the plain event-by-event
+SimPy simulation, replicate by replicate. Monitoring is also checked on its
+own (:class:`StageMonitor`) and through a boundary table with an efficacy look.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,11 +29,13 @@ from trialsim.model.pathway import Pathway
 from trialsim.model.plan import InterimPlan, TrialPlan, compile_plan
 from trialsim.model.simulation import simulate_trial, simulate_worlds
 from trialsim.rules.table import BoundaryTable, Look
-from trialsim.rules.validation import validate_scenario
+from trialsim.rules.validation import load_scenario, validate_scenario
 from trialsim.scenario.yaml_source import YamlDocument
 
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 FIELDS = tuple(field.name for field in dataclasses.fields(TrialOutcome))
 REPLICATES = 4
+OBSERVED_REPLICATES = 12
 probability = st.floats(0.0, 1.0)
 
 
@@ -136,14 +142,13 @@ def test_chunk_cohort_and_events_agree_patient_by_patient(scenario: dict, seed: 
             assert np.isnan(batch.entry_week[index, :, len(draws.registration_week) :]).all()
 
 
-@GENERATED
-@given(scenarios(observed=True), st.integers(0, 2**32))
-def test_mixed_cohorts_and_events_agree_with_events_alone(scenario: dict, seed: int) -> None:
-    plan = plan_of(scenario)
-    chunk = draw_chunk(plan, seed, 0, REPLICATES)
+def assert_drivers_agree(plan: TrialPlan, seed: int, replicates: int) -> list[OutcomeBatch]:
+    """The chunk driver, the mixed cohort/event path and SimPy events alone, replicate by
+    replicate in both worlds; the chunk's batches."""
+    chunk = draw_chunk(plan, seed, 0, replicates)
     null = np.broadcast_to(null_response_rate(plan), chunk.stacked.response_rate.shape)
     batches = simulate_chunk_worlds(plan, chunk, (chunk.stacked.response_rate, null))
-    for index in range(REPLICATES):
+    for index in range(replicates):
         draws = chunk.replicate(index)
         rates = (draws.response_rate, null[index])
         mixed = simulate_worlds(plan, draws, rates)
@@ -151,6 +156,80 @@ def test_mixed_cohorts_and_events_agree_with_events_alone(scenario: dict, seed: 
         for batch, fast, event in zip(batches, mixed, events, strict=True):
             assert_same(fast, event)
             assert_same(batch_row(batch, index, len(draws.registration_week)), event)
+    return batches
+
+
+@GENERATED
+@given(scenarios(observed=True), st.integers(0, 2**32))
+def test_compiled_events_and_mixed_cohorts_agree_with_events_alone(
+    scenario: dict, seed: int
+) -> None:
+    assert_drivers_agree(plan_of(scenario), seed, OBSERVED_REPLICATES)
+
+
+@st.composite
+def boundary_tables(draw: st.DrawFn, reach: int) -> BoundaryTable:
+    """Up to three looks before ``n <= reach``, each with an optional futility maximum and
+    efficacy minimum (futility below efficacy)."""
+    n = draw(st.integers(2, reach))
+    counts = sorted(set(draw(st.lists(st.integers(1, n - 1), min_size=1, max_size=3))))
+    looks = []
+    for count in counts:
+        futility = draw(st.none() | st.integers(0, count - 1))
+        lowest = 0 if futility is None else futility + 1
+        efficacy = draw(st.none() | st.integers(max(lowest, 1), count))
+        looks.append(Look(count, futility_max=futility, efficacy_min=efficacy))
+    return BoundaryTable(tuple(looks), n, draw(st.integers(0, n)))
+
+
+@GENERATED
+@given(scenarios(observed=True), st.data(), st.integers(0, 2**32))
+def test_compiled_events_follow_any_boundary_table(
+    scenario: dict, data: st.DataObject, seed: int
+) -> None:
+    """Futility and efficacy looks on any stage, paused or not: the compiled loop is SimPy."""
+    plan = plan_of(scenario)
+    s = data.draw(st.integers(0, len(plan.stages) - 1))
+    reach = min(12, plan.patients, plan.stages[s].max_entries)
+    if reach < 2:
+        return
+    table = data.draw(boundary_tables(reach))
+    interim = InterimPlan(table, pause=data.draw(st.booleans()))
+    stage = dataclasses.replace(plan.stages[s], interim=interim)
+    plan = dataclasses.replace(plan, stages=(*plan.stages[:s], stage, *plan.stages[s + 1 :]))
+    assert_drivers_agree(plan, seed, OBSERVED_REPLICATES)
+
+
+def test_a_held_registration_reads_later_arrivals_like_simpy(minimal_scenario: dict) -> None:
+    """A paused first stage turns candidates away, so registration reads later arrivals."""
+    scenario = minimal_scenario | {
+        "enrollment": {"patients": 10, "accrual": {"rate_per_month": 8.0}},
+        "endpoints": [
+            {
+                "id": "monitored",
+                "stage": minimal_scenario["stages"][0]["id"],
+                "rule": {"test": "simon", "p0": 0.2, "r1": 0, "n1": 4, "r": 2, "n": 10}
+                | {"during_interim": "pause"},
+            }
+        ],
+    }
+    plan = plan_of(scenario)
+    batches = assert_drivers_agree(plan, 5, 30)
+    registered = (batches[0].arm >= 0).sum(axis=1)
+    assert (batches[0].turned_away[:, 0] > 0).all()
+    assert (registered == plan.patients).any(), "some trial registered all after turning some away"
+
+
+@pytest.mark.parametrize(
+    "name", ["followup_bayes_vk2", "followup_capped", "followup_simon_d3", "followup_itt"]
+)
+def test_shipped_scenarios_run_identically_on_the_compiled_loop(name: str) -> None:
+    plan = compile_plan(load_scenario(SCENARIOS / f"{name}.yaml").spec)
+    if name == "followup_itt":  # no observed stage: the array path, made observed by a cap
+        stage = dataclasses.replace(plan.stages[1], max_entries=12)
+        plan = dataclasses.replace(plan, stages=(plan.stages[0], stage, *plan.stages[2:]))
+    assert any(stage.observed for stage in plan.stages)
+    assert_drivers_agree(plan, 2026, 60)
 
 
 @GENERATED
@@ -202,6 +281,18 @@ def test_monitor_counts_overrun_and_closes_at_the_planned_number() -> None:
     monitor.leave(evaluable=True, responded=True)
     assert monitor.closed and not monitor.stopped
     assert monitor.closed_reason() == "stage complete"
+
+
+def test_a_stopped_stage_reads_no_further_look() -> None:
+    """Patients admitted before an efficacy stop (overrun) do not reopen the decision."""
+    looks = (Look(1, efficacy_min=1), Look(2, futility_max=1))
+    monitor = StageMonitor(InterimPlan(BoundaryTable(looks, 3, 2), pause=False))
+    for _ in range(3):
+        monitor.admit()
+    look = monitor.leave(evaluable=True, responded=True)
+    assert look is not None and look.decision == "efficacy"
+    assert monitor.leave(evaluable=True, responded=False) is None
+    assert monitor.stopped and monitor.stopped_for_efficacy and monitor.looks_read == 1
 
 
 def test_an_efficacy_look_stops_the_stage_and_is_reported(minimal_scenario: dict) -> None:

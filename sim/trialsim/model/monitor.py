@@ -91,7 +91,11 @@ class StageMonitor:
         self.evaluable += 1
         self.responders += bool(responded)
         table, read = self.interim.table, None
-        if self.looks_read < len(table.looks) and self.evaluable == table.looks[self.looks_read].n:
+        # A stopped stage's decision is final: its overrun patients read no further look.
+        due = (
+            self.looks_read < len(table.looks) and self.evaluable == table.looks[self.looks_read].n
+        )
+        if due and not self.stopped:
             decision = table.looks[self.looks_read].decision(self.responders)
             self.looks_read += 1
             if decision != "continue":

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from trialsim.model.chunk import simulate_chunk_worlds
+from trialsim.model.chunk import prepare_chunk_driver, simulate_chunk_worlds
 from trialsim.model.draws import (
     TRIAL_ROWS,
     draw_chunk,
@@ -252,6 +252,8 @@ def run_trials(
         for start, stop in chunk_ranges(plan, first, replicates)
     ]
     started = time.perf_counter()
+    if jobs > 1 and scheduler is None:
+        prepare_chunk_driver(plan)
     tally = resume
     for chunk_tally, records in in_task_order(run_tasks(tally_chunk, chunks, jobs, scheduler)):
         tally = chunk_tally if tally is None else tally.merge(chunk_tally)
