@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trialsim.model.draws import draw_patients, null_response_rate
+from trialsim.model.draws import ReplicateStreams, draw_patients, null_response_rate
 from trialsim.model.plan import NO_STAGE, compile_plan
+from trialsim.model.seeding import pcg64_states
 from trialsim.model.simulation import simulate_trial
 from trialsim.rules.validation import load_scenario, validate_scenario
 from trialsim.run.records import ALTERNATIVE, NULL, RecordLayout, RecordMaker
@@ -476,3 +477,20 @@ def test_invariants_hold_for_generated_scenarios(generated):
         stage.next_stage == NO_STAGE or stage.next_stage == s + 1
         for s, stage in enumerate(plan.stages)
     )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2026, 2**32 + 5, 2**63 - 1])
+def test_replicate_generators_are_numpys_seed_sequence_children(seed: int) -> None:
+    """The states computed for a whole range are what SeedSequence and PCG64 give one by one."""
+    replicates = np.array([0, 1, 2, 499, 2**32 - 1, 2**32, 2**40 + 3, 9_999_999])
+    for replicate, state in zip(replicates.tolist(), pcg64_states(seed, replicates), strict=True):
+        bits = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replicate,)))
+        assert state == (bits.state["state"]["state"], bits.state["state"]["inc"]), replicate
+
+
+def test_a_replicates_uniforms_are_read_from_its_own_generator() -> None:
+    streams = ReplicateStreams(7, 10, 13)
+    streams.begin(1)
+    got = streams.uniforms(5, np.empty((3, 2)))
+    want = np.random.Generator(np.random.PCG64(np.random.SeedSequence(7, spawn_key=(11,))))
+    np.testing.assert_array_equal(got.ravel(), want.random(11)[5:])

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trialsim.model.plan import TrialPlan
+from trialsim.model.seeding import pcg64_states
 
 ASSESSED = 0
 DROPPED_OUT = 1
@@ -148,27 +149,44 @@ def source_offset(source: str) -> int:
 
 
 class ReplicateStreams:
-    """The random streams of one replicate: uniforms read from a source's own stream.
+    """The random streams of consecutive replicates, one replicate at a time.
+
+    Replicate ``r``'s generator is ``PCG64(SeedSequence(seed, spawn_key=(r,)))``;
+    the states of all of them are computed at once (:mod:`trialsim.model.seeding`)
+    and one generator object is set to each in turn.
 
     Parameters
     ----------
     seed : int
         Base seed of the run.
-    replicate : int
-        0-based replicate index.
+    start, stop : int
+        Replicate range.
     """
 
-    def __init__(self, seed: int, replicate: int):
-        self._bits = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replicate,)))
+    def __init__(self, seed: int, start: int, stop: int):
+        self._states = pcg64_states(seed, np.arange(start, stop))
+        self._bits = np.random.PCG64()
         self._generator = np.random.Generator(self._bits)
         self._position = 0
 
-    def uniforms(self, offset: int, shape: tuple[int, ...]) -> np.ndarray:
-        """Uniforms on [0, 1) from the start of the stream at ``offset`` (one draw per number)."""
+    def begin(self, index: int) -> None:
+        """Read the streams of the ``index``-th replicate of the range from now on."""
+        state, increment = self._states[index]
+        self._bits.state = {
+            "bit_generator": "PCG64",
+            "state": {"state": state, "inc": increment},
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+        self._position = 0
+
+    def uniforms(self, offset: int, out: np.ndarray) -> np.ndarray:
+        """Fill ``out`` (C-contiguous) with uniforms on [0, 1) from the start of the stream at
+        ``offset``, one draw per number in memory order; ``out``."""
         self._bits.advance((offset - self._position) % GENERATOR_PERIOD)
-        values = self._generator.random(shape)
-        self._position = offset + values.size
-        return values
+        self._generator.random(out=out)
+        self._position = offset + out.size
+        return out
 
 
 def stage_rows(plan: TrialPlan) -> list[int]:
@@ -253,8 +271,9 @@ def draw_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> ChunkDraws:
     ChunkDraws
     """
     count, n_max = stop - start, plan.patients
-    rows = stage_rows(plan)
-    block = np.empty((count, TRIAL_ROWS + sum(rows), n_max))
+    # Each source's uniforms as [replicate, patient, row]: patient i reads the i-th row.
+    trial = np.empty((count, n_max, TRIAL_ROWS))
+    stage_uniforms = [np.empty((count, n_max, width)) for width in stage_rows(plan)]
     offsets = [source_offset(f"stage:{stage.id}") for stage in plan.stages]
     priors = [
         (s, stage.response_prior)
@@ -262,17 +281,16 @@ def draw_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> ChunkDraws:
         if stage.response_prior is not None
     ]
     prior_uniforms = np.empty((count, len(priors)))
-    for index, replicate in enumerate(range(start, stop)):
-        streams = ReplicateStreams(seed, replicate)
-        block[index, :TRIAL_ROWS] = streams.uniforms(0, (n_max, TRIAL_ROWS)).T
-        row = TRIAL_ROWS
-        for offset, width in zip(offsets, rows, strict=True):
-            block[index, row : row + width] = streams.uniforms(offset, (n_max, width)).T
-            row += width
+    streams = ReplicateStreams(seed, start, stop)
+    for index in range(count):
+        streams.begin(index)
+        streams.uniforms(0, trial[index])
+        for offset, uniforms in zip(offsets, stage_uniforms, strict=True):
+            streams.uniforms(offset, uniforms[index])
         for k, (s, _) in enumerate(priors):
             # A stage's prior has its own stream, half-way to the next possible start.
             prior_offset = offsets[s] + STREAM_SPACING // 2
-            prior_uniforms[index, k] = streams.uniforms(prior_offset, (1,))[0]
+            streams.uniforms(prior_offset, prior_uniforms[index, k : k + 1])
     rates = np.empty((count, len(plan.stages), len(plan.subgroup_names)))
     rates[:] = [stage.response for stage in plan.stages]
     if priors:
@@ -281,15 +299,15 @@ def draw_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> ChunkDraws:
         for k, (s, (a, b)) in enumerate(priors):
             rates[:, s, :] = betaincinv(a, b, prior_uniforms[:, k])[:, None]
     # 1 - U lies in (0, 1], so its logarithm is finite.
-    weeks = plan.registration_week(np.cumsum(-np.log1p(-block[:, 0]), axis=1))
+    weeks = plan.registration_week(np.cumsum(-np.log1p(-trial[..., 0]), axis=1))
     registered = (weeks <= plan.accrual_stop_week).sum(axis=1)
     weeks[weeks > plan.accrual_stop_week] = np.nan
     if plan.screen_failure > 0:
-        screen_failures = np.floor(np.log1p(-block[:, 1]) / np.log(plan.screen_failure))
+        screen_failures = np.floor(np.log1p(-trial[..., 1]) / np.log(plan.screen_failure))
     else:
         screen_failures = np.zeros((count, n_max))
-    subgroup = np.searchsorted(plan.subgroup_cumulative[:-1], block[:, 2], side="right")
-    arm_uniform = block[:, 3]
+    subgroup = np.searchsorted(plan.subgroup_cumulative[:-1], trial[..., 2], side="right")
+    arm_uniform = np.ascontiguousarray(trial[..., 3])
 
     n_stages, n_events = len(plan.stages), len(plan.adverse_event_names)
     shape = (count, n_stages, n_max)
@@ -300,19 +318,16 @@ def draw_chunk(plan: TrialPlan, seed: int, start: int, stop: int) -> ChunkDraws:
     accepts = np.empty(shape, dtype=bool)
     events = np.zeros((count, n_stages, n_events, n_max), dtype=bool)
     event_week = np.full((count, n_stages, n_events, n_max), np.inf)
-    row = TRIAL_ROWS
-    for s, stage in enumerate(plan.stages):
-        u_dropout, u_not_evaluable, u_response, u_entry = (block[:, row + k] for k in range(4))
-        row += 4
+    for s, (stage, uniforms) in enumerate(zip(plan.stages, stage_uniforms, strict=True)):
+        u_dropout, u_not_evaluable, u_response, u_entry = (uniforms[..., k] for k in range(4))
         with np.errstate(divide="ignore", over="ignore"):  # (near) no dropout: week inf
             dropout_week = -np.log1p(-u_dropout) / stage.dropout_per_week
         leave = np.minimum(dropout_week, stage.weeks)
         cause[:, s] = np.where(dropout_week < stage.weeks, DROPPED_OUT, ASSESSED)
         onsets = []
         for k, event in enumerate(stage.adverse_events):
-            occurs = block[:, row] < event.probability
-            onset = np.where(occurs, block[:, row + 1] * stage.weeks, np.inf)
-            row += 2
+            occurs = uniforms[..., 4 + 2 * k] < event.probability
+            onset = np.where(occurs, uniforms[..., 5 + 2 * k] * stage.weeks, np.inf)
             onsets.append(onset)
             if event.discontinues:
                 earlier = onset < leave

@@ -29,7 +29,7 @@ Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_leng
 
 class _Strict(BaseModel):
     # strict: YAML's `yes` or "16" is not silently a number.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 class Accrual(_Strict):
