@@ -51,6 +51,16 @@ def new_figure(width: float, height: float, shown: bool = False) -> Figure:
     return figure
 
 
+def set_title(ax: Axes, text: str, **kwargs: Any) -> None:
+    """Title ``ax`` at the top of its plot area (``kwargs`` as for ``Axes.set_title``).
+
+    A fixed position: otherwise matplotlib measures every tick label to place
+    the title, about a sixth of the time to draw a figure. These axes have
+    nothing above the plot area, so the title lands where it would anyway.
+    """
+    ax.set_title(text, y=1.0, **kwargs)
+
+
 def new_axes(ax: Axes | None) -> Axes:
     """``ax`` itself, or the axes of a new pyplot figure (shown by Jupyter and ``plt.show``)."""
     return ax if ax is not None else new_figure(6.4, 4.0, shown=True).add_subplot()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from trialsim.planning.comparison import Comparison
+from trialsim.report.canvas import set_title
 from trialsim.report.plots import (
     ALTERNATIVE_COLOUR,
     LEGEND_HEADROOM,
@@ -117,7 +118,8 @@ def plot_compared_rates(
     name = RATE_NAMES.get(metric, metric)
     ax.set_ylabel(f"{name} (share of simulated trials)")
     ax.set_ylim(0, max(highest, 0.01) * 1.1)
-    ax.set_title(
+    set_title(
+        ax,
         f"{_sentence(name)} by endpoint, {comparison.replicates} trials per scenario "
         f"(bars: ± {ERROR_BAR_SES:g} SE)",
         fontsize="medium",
@@ -190,7 +192,8 @@ def plot_paired_differences(
     ax.set_ylabel(f"difference in {name} (percentage points)")
     low, high = ax.get_ylim()
     ax.set_ylim(low, high + (high - low) * (LEGEND_HEADROOM - 1.0))
-    ax.set_title(
+    set_title(
+        ax,
         f"{_sentence(name)} minus {labels[0]}'s, per endpoint (bars: ± {ERROR_BAR_SES:g} SE)",
         fontsize="medium",
     )
@@ -237,7 +240,8 @@ def plot_compared_distributions(
     ax.set_xlabel(DISTRIBUTION_NAMES.get(column, column.replace("_", " ")))
     ax.set_ylabel("simulated trials (% per bin)")
     ax.set_ylim(0, highest * 1.05 * LEGEND_HEADROOM)
-    ax.set_title(
+    set_title(
+        ax,
         f"{results[0].replicates} simulated trials per scenario (alternative world)",
         fontsize="medium",
     )

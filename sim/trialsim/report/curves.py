@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from trialsim.planning.grid import GridRow
+from trialsim.report.canvas import set_title
 from trialsim.report.plots import ALTERNATIVE_COLOUR, DPI, NULL_COLOUR, new_axes
 from trialsim.scenario.grid_values import Number
 
@@ -106,7 +107,7 @@ def plot_operating_curve(
     top = 1.02 if measure == "power" else min(1.02, max(highest * 1.25, 0.01))
     ax.set_ylim(0, top)
     ax.grid(alpha=0.3)
-    ax.set_title(f"{endpoint}: {MEASURE_LABELS[measure]}", fontsize="medium")
+    set_title(ax, f"{endpoint}: {MEASURE_LABELS[measure]}", fontsize="medium")
     ax.legend(fontsize="x-small", frameon=False, loc="best")
     return ax
 

@@ -18,6 +18,7 @@ from trialsim.report.canvas import (
     NULL_COLOUR,
     WORLD_IDS,
     new_axes,
+    set_title,
 )
 from trialsim.run.records import ALTERNATIVE, NULL
 from trialsim.run.tally import DIFFERENCE_CODES
@@ -158,7 +159,8 @@ def plot_endpoint(result: SimulationResult, endpoint_id: str, ax: Axes | None = 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     power = rejection_rate[ALTERNATIVE]
     power_se = math.sqrt(power * (1 - power) / replicates)
-    ax.set_title(
+    set_title(
+        ax,
         f"{endpoint.id}: simulated power {power:.3f} ± {power_se:.3f} "
         f"({replicates} trials; marker area ∝ trials)",
         fontsize="medium",
@@ -227,7 +229,8 @@ def plot_comparison(result: SimulationResult, endpoint_id: str, ax: Axes | None 
     ax.set_xlim(max(spread[0] - 0.05, -1.0), min(spread[1] + 0.05, 1.0))
     ax.set_ylim(top=ax.get_ylim()[1] * LEGEND_HEADROOM)
     power_se = math.sqrt(rates[0] * (1 - rates[0]) / result.replicates)
-    ax.set_title(
+    set_title(
+        ax,
         f"{endpoint.id}: {endpoint.decision.boundary_label()}, "
         f"simulated power {rates[0]:.3f} "
         f"± {power_se:.3f}",

@@ -39,6 +39,7 @@ from trialsim.report.canvas import (
     figure_png,
     new_axes,
     new_figure,
+    set_title,
 )
 from trialsim.report.endpoint_plots import plot_comparison, plot_endpoint, rejection_boundary
 from trialsim.run.backends import fork_context, leave_interrupts_to_parent
@@ -127,7 +128,7 @@ def plot_duration(result: SimulationResult, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("calendar time from study start (weeks)")
     ax.set_ylabel("simulated trials (% per bin)")
     ax.set_ylim(0, highest_bin * 1.05 * LEGEND_HEADROOM)
-    ax.set_title(f"Trial duration, {result.replicates} simulated trials")
+    set_title(ax, f"Trial duration, {result.replicates} simulated trials")
     ax.legend(loc="upper left", fontsize="small", frameon=False)
     return ax
 
@@ -259,7 +260,7 @@ def plot_enrollment(result: SimulationResult, ax: Axes | None = None) -> Axes:
     ninety_five_done = int(np.argmax(low >= low[-1]))
     ax.set_xlim(0, max(weeks[ninety_five_done] * 1.08, 1.0))
     ax.set_ylim(0, target * 1.06 + 0.5)
-    ax.set_title(f"Registration, {result.replicates} simulated trials")
+    set_title(ax, f"Registration, {result.replicates} simulated trials")
     ax.legend(loc="lower right", fontsize="small", frameon=False)
     return ax
 
