@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 DPI = 110
+# zlib level 1 instead of Pillow's 6: files about 3% larger, encoding several times faster.
+PNG_OPTIONS = {"compress_level": 1}
 ALTERNATIVE_COLOUR = "#1f77b4"
 NULL_COLOUR = "#e07b00"
 BAND_QUANTILES = (0.05, 0.50, 0.95)
@@ -100,5 +102,5 @@ def figure_png(
     figure = new_figure(width, height)
     plot(*args, ax=figure.add_subplot(), **kwargs)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
+    figure.savefig(buffer, format="png", dpi=dpi, pil_kwargs=PNG_OPTIONS)
     return buffer.getvalue()

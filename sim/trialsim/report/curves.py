@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from trialsim.planning.grid import GridRow
-from trialsim.report.canvas import set_title
+from trialsim.report.canvas import PNG_OPTIONS, set_title
 from trialsim.report.plots import ALTERNATIVE_COLOUR, DPI, NULL_COLOUR, new_axes
 from trialsim.scenario.grid_values import Number
 
@@ -213,5 +213,5 @@ def curves_png(
     note = f"lines: exact; points: simulated ± {ERROR_BAR_SES} Monte Carlo SE"
     figure.suptitle(f"{title}\n{note}" if title else note, fontsize="medium")
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
+    figure.savefig(buffer, format="png", dpi=DPI, pil_kwargs=PNG_OPTIONS)
     return buffer.getvalue()
