@@ -68,16 +68,16 @@ def _pass_chunk(plan: TrialPlan, draws: ChunkDraws, response_rate: np.ndarray) -
     batch = OutcomeBatch.empty(count, n_stages, n)
     registered = np.arange(n)[None, :] < draws.registered[:, None]
     arm = allocate(stacked.arm_uniform, np.array([a.share for a in plan.arms]))
-    batch.arm[registered] = arm[registered]
-    batch.registration_week[registered] = stacked.registration_week[registered]
+    np.copyto(batch.arm, arm, where=registered)
+    np.copyto(batch.registration_week, stacked.registration_week, where=registered)
     for k, arm_plan in enumerate(plan.arms):
         inside = registered & (arm == k)
         for passage in pathway.chain(arm_plan.first_stage):
             stage = passage.stage
-            batch.entry_week[:, stage][inside] = passage.entry[inside]
-            batch.exit_week[:, stage][inside] = passage.leave[inside]
+            np.copyto(batch.entry_week[:, stage], passage.entry, where=inside)
+            np.copyto(batch.exit_week[:, stage], passage.leave, where=inside)
             batch.responded[:, stage] |= inside & passage.responded
-            batch.off_week[inside] = passage.off[inside]
+            np.copyto(batch.off_week, passage.off, where=inside)
             inside = inside & passage.moves_on
     return batch
 
