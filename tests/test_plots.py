@@ -190,11 +190,11 @@ def test_importing_plots_does_not_import_matplotlib():
     assert completed.returncode == 0, completed.stderr
 
 
-@pytest.mark.parametrize("workers", [0, 1, 2])
-def test_background_figures_equal_figures_drawn_here(result, workers):
-    from trialsim.report.plots import BackgroundFigures
+@pytest.mark.parametrize("background", [False, True])
+def test_background_figures_equal_figures_drawn_here(result, background):
+    from trialsim.report.background import BackgroundFigures
 
-    with BackgroundFigures(workers) as figures:
+    with BackgroundFigures(background) as figures:
         figures.draw(result)
         drawn = figures.collect()
     assert drawn == all_figures(result)
@@ -223,6 +223,6 @@ def test_comparison_histograms_count_every_replicate_and_every_rejection(randomi
 
 
 def test_figure_warm_up_draws_without_error():
-    from trialsim.report.plots import _warm_up
+    from trialsim.report.background import _warm_up
 
     _warm_up()  # runs unobserved in a background process, where an error would go unseen

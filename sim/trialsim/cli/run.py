@@ -26,6 +26,7 @@ from trialsim.cli.support import (
 )
 
 if TYPE_CHECKING:
+    from trialsim.report.background import BackgroundFigures
     from trialsim.run.resume import EarlierRun
     from trialsim.scenario.load import LoadedScenario
 
@@ -114,6 +115,35 @@ def _run(
     with_csv: bool,
     replace: bool,
 ) -> None:
+    from trialsim.report.background import BackgroundFigures
+    from trialsim.run.backends import available_cores
+
+    workers = available_cores() if jobs is None else jobs
+    # Started first: its process warms up while this one imports and prepares.
+    figure_workers = BackgroundFigures(background=workers > 1)
+    with figure_workers:
+        _simulate_and_write(
+            loaded, folder, earlier, figure_workers,
+            replicates=replicates, seed=seed, jobs=jobs, scheduler=scheduler,
+            quiet=quiet, trace=trace, with_csv=with_csv, replace=replace,
+        )  # fmt: skip
+
+
+def _simulate_and_write(
+    loaded: LoadedScenario,
+    folder: Path,
+    earlier: EarlierRun | None,
+    figure_workers: BackgroundFigures,
+    *,
+    replicates: int,
+    seed: int,
+    jobs: int | None,
+    scheduler: str | None,
+    quiet: bool,
+    trace: int | None,
+    with_csv: bool,
+    replace: bool,
+) -> None:
     import shutil
     from contextlib import ExitStack
 
@@ -123,26 +153,20 @@ def _run(
     from trialsim.model.plan import compile_plan
     from trialsim.planning.summary import summarise
     from trialsim.report.html import render_report
-    from trialsim.report.plots import BackgroundFigures
     from trialsim.report.tables import (
         adverse_event_table,
         endpoint_table,
         enrollment_table,
         estimate_table,
     )
-    from trialsim.run.backends import available_cores
     from trialsim.run.outputs import ReplicatesCsv, StagedFolder, trace_csv
     from trialsim.run.records import RecordLayout
     from trialsim.run.resume import REPLICATES, REPLICATES_CSV, TALLY, TRACE, TRACE_CSV
     from trialsim.run.runner import run_trials, trace_replicate
     from trialsim.run.tally import tally_npz
 
-    workers = available_cores() if jobs is None else jobs
     # A grown run replaces the folder it grows, whole, once everything is written.
-    with (
-        StagedFolder(folder, force=replace, command="trialsim run") as staged,
-        BackgroundFigures(workers=1 if workers > 1 else 0) as figure_workers,
-    ):
+    with StagedFolder(folder, force=replace, command="trialsim run") as staged:
         with ExitStack() as stack:
             csv = None
             if with_csv:

@@ -19,10 +19,8 @@ and all of a run's figures as PNG files; the endpoint figures are in
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -38,11 +36,9 @@ from trialsim.report.canvas import (
     NULL_COLOUR,
     figure_png,
     new_axes,
-    new_figure,
     set_title,
 )
 from trialsim.report.endpoint_plots import plot_comparison, plot_endpoint, rejection_boundary
-from trialsim.run.backends import fork_context, leave_interrupts_to_parent
 from trialsim.run.histogram import Histogram
 from trialsim.run.records import ALTERNATIVE
 from trialsim.run.tally import registration_positions
@@ -58,7 +54,6 @@ __all__ = [
     "LARGEST_MARKER_AREA",
     "LEGEND_HEADROOM",
     "NULL_COLOUR",
-    "BackgroundFigures",
     "all_figures",
     "draw_figures",
     "figure_names",
@@ -302,66 +297,3 @@ def all_figures(result: SimulationResult) -> dict[str, bytes]:
         each endpoint, in that order.
     """
     return draw_figures(result, figure_names(result))
-
-
-def _warm_up() -> None:
-    """Import matplotlib and load fonts, so the first real figure starts at once."""
-    figure = new_figure(2.0, 2.0)
-    figure.text(0.5, 0.5, "0")
-    figure.savefig(io.BytesIO(), format="png", dpi=20)
-
-
-class BackgroundFigures:
-    """Worker processes that draw a run's figures while the caller does other work.
-
-    Drawing is the slowest step after the simulation, and importing matplotlib
-    is much of it: the workers start (and import it) when this object is
-    made, ideally before the simulation, and draw once :meth:`draw` is called.
-    Use as a context manager so the workers are always shut down.
-
-    Parameters
-    ----------
-    workers : int
-        Processes to draw in; with 0, or without ``fork``, figures are drawn
-        in this process by :meth:`collect`. One warm worker usually beats two
-        cold ones: a second process would import matplotlib again.
-    """
-
-    def __init__(self, workers: int = 1):
-        self._result: SimulationResult | None = None
-        self._futures: list[Future[dict[str, bytes]]] = []
-        self._pool: ProcessPoolExecutor | None = None
-        self._workers = workers
-        context = fork_context()
-        if workers > 0 and context is not None:
-            self._pool = ProcessPoolExecutor(
-                workers, mp_context=context, initializer=leave_interrupts_to_parent
-            )
-            for _ in range(workers):
-                self._pool.submit(_warm_up)
-
-    def __enter__(self) -> BackgroundFigures:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=exc_info[0] is None, cancel_futures=True)
-
-    def draw(self, result: SimulationResult) -> None:
-        """Start drawing every figure of ``result``."""
-        self._result = result
-        if self._pool is not None:
-            names = figure_names(result)
-            groups = [names[i :: self._workers] for i in range(self._workers)]
-            self._futures = [self._pool.submit(draw_figures, result, g) for g in groups if g]
-
-    def collect(self) -> dict[str, bytes]:
-        """``{file name: PNG bytes}`` in :func:`figure_names` order, waiting if needed."""
-        if self._result is None:
-            raise RuntimeError("call draw() first")
-        if self._pool is None:
-            return all_figures(self._result)
-        drawn: dict[str, bytes] = {}
-        for future in self._futures:
-            drawn.update(future.result())
-        return {name: drawn[name] for name in figure_names(self._result)}
