@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from trialsim.model.plan import compile_plan
 from trialsim.planning.summary import summarise
@@ -35,6 +38,30 @@ def test_moments_merge_equals_moments_of_everything() -> None:
     np.testing.assert_allclose(merged.mean, np.nanmean(data, axis=0), rtol=1e-13)
     want_se = np.nanstd(data, axis=0, ddof=1) / np.sqrt(finite.sum(axis=0))
     np.testing.assert_allclose(merged.standard_error(), want_se, rtol=1e-12)
+
+
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(0, 40), st.integers(1, 6)),
+        elements=st.floats(-1e9, 1e9) | st.sampled_from([np.nan, np.inf, -np.inf]),
+    ),
+    st.data(),
+)
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+def test_histograms_of_a_block_are_each_columns_histogram(
+    values: np.ndarray, data: st.DataObject
+) -> None:
+    resolutions = data.draw(
+        st.lists(st.sampled_from([0.0, 0.01, 0.5, 1.0, 3.0]), min_size=values.shape[1],
+                 max_size=values.shape[1])
+    )  # fmt: skip
+    for column, got in enumerate(Histogram.of_columns(values, resolutions)):
+        want = Histogram.of(values[:, column], resolutions[column])
+        assert (got.resolution, got.max_bins) == (want.resolution, want.max_bins)
+        np.testing.assert_array_equal(got.table.offset, want.table.offset)
+        np.testing.assert_array_equal(got.table.counts, want.table.counts)
+        assert got.table.counts.dtype == want.table.counts.dtype
 
 
 def test_count_tables_merge_over_disjoint_and_nested_boxes() -> None:

@@ -49,10 +49,7 @@ class WorldTally:
     @classmethod
     def of(cls, plan: TrialPlan, layout: RecordLayout, records: np.ndarray) -> WorldTally:
         """Tally the records (shape (replicates, columns)) of one world."""
-        histograms = [
-            Histogram.of(records[:, i], resolution)
-            for i, resolution in enumerate(layout.resolutions)
-        ]
+        histograms = Histogram.of_columns(records, list(layout.resolutions))
         pairs = {}
         for endpoint in plan.endpoints:
             prefix = f"endpoint.{endpoint.id}."
