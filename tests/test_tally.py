@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import yaml
@@ -62,6 +64,22 @@ def test_histograms_of_a_block_are_each_columns_histogram(
         np.testing.assert_array_equal(got.table.offset, want.table.offset)
         np.testing.assert_array_equal(got.table.counts, want.table.counts)
         assert got.table.counts.dtype == want.table.counts.dtype
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        CountTable.empty(1),
+        CountTable.empty(2),
+        CountTable.of(np.array([[3], [3], [9000]])),
+        CountTable.of(np.array([[1, 2], [1, 5], [4, 2], [-3, 0]])),
+    ],
+)
+def test_count_tables_travel_to_workers_and_back_unchanged(table: CountTable) -> None:
+    back = pickle.loads(pickle.dumps(table))
+    np.testing.assert_array_equal(back.offset, table.offset)
+    np.testing.assert_array_equal(back.counts, table.counts)
+    assert back.counts.shape == table.counts.shape and back.counts.dtype == np.int64
 
 
 def test_count_tables_merge_over_disjoint_and_nested_boxes() -> None:
