@@ -79,28 +79,48 @@ def patient_probabilities(
     success_given_in : float
         P(success | in the denominator): the rate the endpoint estimates.
     """
+    p_in, success = patient_probabilities_of(plan, endpoint, response_rate)
+    return float(p_in), float(success)
+
+
+def patient_probabilities_of(
+    plan: TrialPlan, endpoint: EndpointPlan, response_rate: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`patient_probabilities` for many sets of response rates at once.
+
+    Parameters
+    ----------
+    response_rate : ndarray, shape (..., stages, subgroups)
+
+    Returns
+    -------
+    in_denominator, success_given_in : ndarray, shape (...)
+    """
     weights = np.diff(plan.subgroup_cumulative, prepend=0.0)
     evaluable = np.array([completion_probability(s) for s in plan.stages])
     first = endpoint.stages[0]
-    reach = np.zeros_like(weights)
+    rate = np.asarray(response_rate, dtype=float)
+    reach = np.zeros(rate.shape[:-2] + weights.shape)
     for arm, route in plan.routes_to(first):
-        arm_reach = np.full_like(weights, arm.share)
+        arm_reach = np.full_like(reach, arm.share)
         for stage, following in zip(route, route[1:], strict=False):
             entry = plan.stages[following].entry
-            arm_reach = arm_reach * evaluable[stage] * (1 - response_rate[stage]) * entry
+            arm_reach = arm_reach * evaluable[stage] * (1 - rate[..., stage, :]) * entry
         reach += arm_reach
-    success_later = np.zeros_like(weights)
+    success_later = np.zeros_like(reach)
     for s in reversed(endpoint.stages[1:]):
         entry = plan.stages[s].entry
         success_later = (
-            entry * evaluable[s] * (response_rate[s] + (1 - response_rate[s]) * success_later)
+            entry * evaluable[s] * (rate[..., s, :] + (1 - rate[..., s, :]) * success_later)
         )
-    success_if_evaluable = response_rate[first] + (1 - response_rate[first]) * success_later
+    success_if_evaluable = rate[..., first, :] + (1 - rate[..., first, :]) * success_later
     joint_success = reach * evaluable[first] * success_if_evaluable
     in_denominator = reach if endpoint.population_entered else reach * evaluable[first]
-    p_in = float(weights @ in_denominator)
-    p_success = float(weights @ joint_success)
-    return p_in, (p_success / p_in if p_in > 0 else 0.0)
+    p_in = (in_denominator * weights).sum(axis=-1)
+    p_success = (joint_success * weights).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        success = np.where(p_in > 0, p_success / p_in, 0.0)
+    return p_in, success
 
 
 def registrations_distribution(plan: TrialPlan) -> np.ndarray:

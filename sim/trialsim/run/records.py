@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from trialsim.exact.pathway import patient_probabilities
+from trialsim.exact.pathway import patient_probabilities_of
 from trialsim.model.draws import ChunkDraws, PatientDraws
 from trialsim.model.outcome import OutcomeBatch, TrialOutcome
 from trialsim.model.plan import EndpointPlan, TrialPlan
@@ -121,7 +121,7 @@ class RecordMaker:
         response_rate : ndarray, shape (replicates, stages, subgroups)
         """
         if world == ALTERNATIVE and self.has_prior:
-            return np.array([self._rates(rate) for rate in response_rate])
+            return self._rates(response_rate)
         if world not in self._fixed_true_rates:
             self._fixed_true_rates[world] = self._rates(response_rate[0])
         return np.broadcast_to(
@@ -129,8 +129,9 @@ class RecordMaker:
         )
 
     def _rates(self, response_rate: np.ndarray) -> np.ndarray:
-        return np.array(
-            [endpoint_estimand(self.plan, e, response_rate) for e in self.plan.endpoints]
+        """Shape (..., endpoints) for response rates of shape (..., stages, subgroups)."""
+        return np.stack(
+            [endpoint_estimand(self.plan, e, response_rate) for e in self.plan.endpoints], axis=-1
         )
 
     def record(
@@ -328,7 +329,9 @@ def _group_counts(
     return counted.sum(axis=1), successes.sum(axis=1)
 
 
-def endpoint_estimand(plan: TrialPlan, endpoint: EndpointPlan, response_rate: np.ndarray) -> float:
+def endpoint_estimand(
+    plan: TrialPlan, endpoint: EndpointPlan, response_rate: np.ndarray
+) -> np.ndarray:
     """The rate an endpoint estimates: P(success | in the denominator).
 
     For a two-group comparison, the experimental minus the control rate.
@@ -337,10 +340,14 @@ def endpoint_estimand(plan: TrialPlan, endpoint: EndpointPlan, response_rate: np
     ----------
     plan : TrialPlan
     endpoint : EndpointPlan
-    response_rate : ndarray, shape (stages, subgroups)
+    response_rate : ndarray, shape (..., stages, subgroups)
+
+    Returns
+    -------
+    ndarray, shape (...)
     """
-    rate = patient_probabilities(plan, endpoint, response_rate)[1]
+    rate = patient_probabilities_of(plan, endpoint, response_rate)[1]
     if not endpoint.compares_arms:
         return rate
     control = replace(endpoint, stages=endpoint.control_stages, control_stages=())
-    return rate - patient_probabilities(plan, control, response_rate)[1]
+    return rate - patient_probabilities_of(plan, control, response_rate)[1]
