@@ -223,6 +223,6 @@ def test_comparison_histograms_count_every_replicate_and_every_rejection(randomi
 
 
 def test_figure_warm_up_draws_without_error():
-    from trialsim.report.background import _warm_up
+    from trialsim.report.background import warm_up
 
-    _warm_up()  # runs unobserved in a background process, where an error would go unseen
+    warm_up()  # runs unobserved in a background process, where an error would go unseen

@@ -148,3 +148,48 @@ def test_a_signal_at_start_up_exits_with_its_code(tmp_path: Path, signum: int) -
     assert process.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[signum], stderr
     assert "Traceback" not in stderr
     assert not (tmp_path / "o").exists()
+
+
+def processes_with_argument(argument: str) -> list[int]:
+    """Process ids whose command line holds ``argument`` (forked children keep the parent's)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                words = (entry / "cmdline").read_bytes().split(b"\0")
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+            if argument.encode() in words and alive(int(entry.name)):
+                found.append(int(entry.name))
+    return found
+
+
+@needs_proc
+@pytest.mark.skipif(available_cores() < 2, reason="the figure process needs a second core")
+def test_an_invalid_run_exits_at_once_and_its_figure_process_with_it(tmp_path: Path) -> None:
+    """``trialsim run`` forks its figure process first; a refused scenario takes it along."""
+    invalid = tmp_path / "invalid.yaml"
+    invalid.write_text(SHIPPED_2005.read_text().replace("patients: 43", "patients: -1"))
+    out = str(tmp_path / "never")
+    completed = subprocess.run(
+        [sys.executable, "-m", "trialsim", "run", str(invalid), "--out", out],
+        capture_output=True,
+        text=True,
+        timeout=WAIT_SECONDS,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert "patients" in completed.stderr and "Traceback" not in completed.stderr
+    wait_until(lambda: not processes_with_argument(out), "the figure process exited")
+
+
+def test_only_a_simulation_starts_the_figure_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trialsim.cli import early
+
+    monkeypatch.setattr(early, "available_cores", lambda: 2)
+    for words in (["validate", "x.yaml"], ["run", "--help"], ["design", "simon"], []):
+        early.start_figure_process(words)
+        assert early.take_figure_process() is None, words
+    early.start_figure_process(["run", "x.yaml"])
+    started = early.take_figure_process()
+    assert started is not None and not early.abandon_figure_process()
+    started.shutdown(wait=True)

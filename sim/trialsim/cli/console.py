@@ -23,6 +23,9 @@ def main() -> None:
     """Entry point of the ``trialsim`` console script: no traceback reaches the user."""
     try:
         install_signal_handlers()
+        from trialsim.cli.early import start_figure_process
+
+        start_figure_process(sys.argv[1:])
         from trialsim.cli.app import app
 
         app()
@@ -39,9 +42,13 @@ def main() -> None:
         code = EXIT_FAILURE
     else:
         code = 0
-    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+    from trialsim.cli.early import abandon_figure_process
+
+    stopped = code in (EXIT_INTERRUPTED, EXIT_TERMINATED)
+    if isinstance(code, int) and (stopped or abandon_figure_process()):
         # Cleanup has run while the exception unwound. Exit now rather than wait for
-        # worker processes a stopped pool may still hold: they die with this process.
+        # worker processes a stopped pool (or an unused figure process) may still
+        # hold: they die with this process.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -115,12 +115,12 @@ def _run(
     with_csv: bool,
     replace: bool,
 ) -> None:
+    from trialsim.cli.early import take_figure_process
     from trialsim.report.background import BackgroundFigures
     from trialsim.run.backends import available_cores
 
-    workers = available_cores() if jobs is None else jobs
-    # Started first: its process warms up while this one imports and prepares.
-    figure_workers = BackgroundFigures(background=workers > 1)
+    # Forked when the command started (or now): it imports matplotlib meanwhile.
+    figure_workers = BackgroundFigures(available_cores() > 1, started=take_figure_process())
     with figure_workers:
         _simulate_and_write(
             loaded, folder, earlier, figure_workers,

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from trialsim.run.runner import SimulationResult
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
     """Import matplotlib and load fonts, so the first real figure starts at once."""
     figure = new_figure(2.0, 2.0)
     figure.text(0.5, 0.5, "0")
@@ -66,18 +66,21 @@ class BackgroundFigures:
     background : bool
         Draw in the background; without it, or without ``fork``, figures are
         drawn in this process by :meth:`collect`.
+    started : ProcessPoolExecutor, optional
+        A one-process pool already warming up (:func:`warm_up`) to draw in
+        instead of starting one; this object shuts it down.
     """
 
-    def __init__(self, background: bool = True):
+    def __init__(self, background: bool = True, started: ProcessPoolExecutor | None = None):
         self._result: SimulationResult | None = None
         self._future: Future[dict[str, bytes]] | None = None
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: ProcessPoolExecutor | None = started
         context = fork_context()
-        if background and context is not None:
+        if started is None and background and context is not None:
             self._pool = ProcessPoolExecutor(
                 1, mp_context=context, initializer=leave_interrupts_to_parent
             )
-            self._pool.submit(_warm_up)
+            self._pool.submit(warm_up)
 
     def __enter__(self) -> BackgroundFigures:
         return self
