@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from trialsim.exact.designs import find_simon_designs, simon_characteristics, single_stage_design
+from trialsim.exact.designs import (
+    DesignError,
+    find_simon_designs,
+    simon_characteristics,
+    single_stage_design,
+)
 
 # Simon R. Optimal two-stage designs for phase II clinical trials. Controlled Clinical
 # Trials 1989;10:1-10, Table 1 (alpha = 0.05, power = 0.80):
@@ -99,11 +104,92 @@ def test_admissible_designs_minimise_the_weighted_risk():
     # every feasible best-per-n design has risk >= the admissible one inside its interval
     from trialsim.exact.designs import _best_design_for_n
 
-    per_n = [d for n in range(20, 51) if (d := _best_design_for_n(n, 0.10, 0.30, 0.05, 0.80))]
+    per_n = [d for n in range(20, 51) if (d := _best_design_for_n(n, 0.10, 0.30, 0.05, 0.80)[0])]
     for design, low, high in admissible:
         q = (low + high) / 2
         risk = q * design.n + (1 - q) * design.expected_n_null
         assert all(risk <= q * d.n + (1 - q) * d.expected_n_null + 1e-9 for d in per_n)
+
+
+def reference_simon_search(p0, p1, alpha, power, n_max):
+    """Minimax, optimal and admissible designs from every (r1, n1, r, n), scipy probabilities.
+
+    Returns (minimax, optimal, admissible) as dicts of the design's fields, or None if
+    no design qualifies. Per n, the design with the smallest EN(p0) (then n1, r1, r)
+    is the candidate; the admissible ones minimise q n + (1 - q) EN(p0) on a grid of q
+    (from 1 down to 0), each with the grid weights at which it does.
+    """
+    pmf = {p: [stats.binom.pmf(np.arange(m + 1), m, p) for m in range(n_max + 1)] for p in (p0, p1)}
+    # more[p][m][k + 1] = P(X > k) for X ~ Bin(m, p), k = -1..m
+    more = {
+        p: [stats.binom.sf(np.arange(-1, m + 1), m, p) for m in range(n_max + 1)] for p in (p0, p1)
+    }
+
+    def rejection(r1, n1, r, n, p):
+        """P(X1 > r1 and X1 + X2 > r) for each r in the array ``r``."""
+        x1 = np.arange(r1 + 1, n1 + 1)[:, None]
+        second = more[p][n - n1][np.clip(r[None, :] - x1, -1, n - n1) + 1]
+        return (pmf[p][n1][x1] * second).sum(axis=0)
+
+    best_per_n = {}
+    for n in range(2, n_max + 1):
+        candidates = []
+        for n1 in range(1, n):
+            for r1 in range(n1):
+                pet = pmf[p0][n1][: r1 + 1].sum()
+                expected_n = n1 + (1 - pet) * (n - n1)
+                r = np.arange(r1, n)
+                size, achieved = rejection(r1, n1, r, n, p0), rejection(r1, n1, r, n, p1)
+                for i in np.flatnonzero((size <= alpha) & (achieved >= power)):
+                    design = dict(r1=r1, n1=n1, r=int(r[i]), n=n, expected_n_null=expected_n)
+                    design.update(early_termination_null=pet, alpha=size[i], power=achieved[i])
+                    candidates.append(design)
+        if candidates:
+            key = ("expected_n_null", "n1", "r1", "r")
+            best_per_n[n] = min(candidates, key=lambda d: tuple(round(d[k], 9) for k in key))
+    if not best_per_n:
+        return None
+    designs = list(best_per_n.values())
+    minimax = designs[0]
+    optimal = min(designs, key=lambda d: (round(d["expected_n_null"], 9), d["n"]))
+    admissible = {}
+    for q in np.linspace(1, 0, 2001):
+        risk = [round(q * d["n"] + (1 - q) * d["expected_n_null"], 9) for d in designs]
+        chosen = designs[int(np.argmin(risk))]
+        admissible.setdefault((chosen["n1"], chosen["n"]), (chosen, []))[1].append(q)
+    return minimax, optimal, list(admissible.values())
+
+
+@pytest.mark.parametrize(
+    ("p0", "p1", "alpha", "power", "n_max"),
+    [
+        (0.05, 0.25, 0.05, 0.80, 20),
+        (0.10, 0.30, 0.05, 0.80, 30),
+        (0.30, 0.50, 0.05, 0.80, 44),  # the optimal design (n = 46) out of reach
+        (0.20, 0.40, 0.10, 0.90, 40),
+        (0.60, 0.80, 0.10, 0.85, 30),
+        (0.10, 0.30, 0.05, 0.80, 24),  # no design: the minimax has n = 25
+    ],
+)
+def test_simon_search_equals_reference_enumeration(p0, p1, alpha, power, n_max):
+    """The pruned search finds the designs, numbers and weight ranges of the full enumeration."""
+    reference = reference_simon_search(p0, p1, alpha, power, n_max)
+    if reference is None:
+        with pytest.raises(DesignError, match="no two-stage design"):
+            find_simon_designs(p0, p1, alpha, power, n_max)
+        return
+    minimax, optimal, admissible = reference
+    search = find_simon_designs(p0, p1, alpha, power, n_max)
+
+    def assert_same(found, expected):
+        assert found.as_dict() == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+    assert_same(search.minimax, minimax)
+    assert_same(search.optimal, optimal)
+    assert len(search.admissible) == len(admissible)
+    for (found, low, high), (expected, weights) in zip(search.admissible, admissible, strict=True):
+        assert_same(found, expected)
+        assert low - 1e-9 <= min(weights) and max(weights) <= high + 1e-9
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ Everything is exact binomial enumeration (:mod:`trialsim.rules.binomial`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -86,64 +87,103 @@ class SimonSearch:
     admissible: list[tuple[SimonDesign, float, float]]
 
 
-def _tails(n: int, rate: float) -> np.ndarray:
-    """P(X >= j) for X ~ Bin(n, rate), j = 0..n+1."""
-    pmf = binomial_pmf(np.arange(n + 1), n, rate)
+# Slack by which a bound must miss the power (probability) or the EN(p0) to beat
+# (patients) to rule designs out, far above rounding; and the margin (patients) by
+# which a larger n1 must lower EN(p0) to replace the best design of the same n.
+POWER_SLACK, EXPECTED_N_SLACK, EXPECTED_N_TIE = 1e-9, 1e-6, 1e-12
+
+
+@lru_cache(maxsize=4096)
+def _binomial_arrays(m: int, rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(X = k), P(X <= k) (k = 0..m), P(X >= j) (j = 0..m+1, 1 at 0) for X ~ Bin(m, rate)."""
+    pmf = binomial_pmf(np.arange(m + 1), m, rate)
     tails = np.append(np.cumsum(pmf[::-1])[::-1], 0.0)
     tails[0] = 1.0
-    return tails
+    return pmf, np.cumsum(pmf), tails
+
+
+def _rejection_table(n1: int, n2: int, rate: float, r1_max: int, r_max: int) -> np.ndarray:
+    """P(X1 > r1 and X1 + X2 > r) for r1 = 0..r1_max (rows), r = 0..r_max (columns).
+
+    X1 ~ Bin(n1, rate) and X2 ~ Bin(n2, rate) count the responders of the two
+    stages. Each entry is summed over x1 = n1, n1 - 1, ..., r1 + 1 in that order
+    (one cumulative sum down the table), so it does not depend on the bounds asked.
+    """
+    first, second_tails = _binomial_arrays(n1, rate)[0], _binomial_arrays(n2, rate)[2]
+    x1 = np.arange(1, n1 + 1)[:, None]
+    needed = np.clip(np.arange(r_max + 1)[None, :] - x1 + 1, 0, n2 + 1)  # X2 >= r - x1 + 1
+    from_top = np.cumsum((first[1:, None] * second_tails[needed])[::-1], axis=0)[::-1]
+    return from_top[: r1_max + 1]  # row i: x1 from n1 down to i + 1
+
+
+def _largest_bound_with_power(m: int, rate: float, power: float) -> int:
+    """Largest b with P(X > b) >= power - POWER_SLACK for X ~ Bin(m, rate), or -1."""
+    return int(np.count_nonzero(_binomial_arrays(m, rate)[2][1:] >= power - POWER_SLACK)) - 1
 
 
 def _best_design_for_n(
-    n: int, p0: float, p1: float, alpha: float, power: float
-) -> SimonDesign | None:
-    """The feasible design with the smallest EN(p0) among those with total ``n``."""
+    n: int, p0: float, p1: float, alpha: float, power: float, beat: float = np.inf
+) -> tuple[SimonDesign | None, bool]:
+    """The feasible design of ``n`` patients with the smallest EN(p0), when below ``beat``.
+
+    Parameters
+    ----------
+    n : int
+        Total sample size (patients).
+    p0, p1, alpha, power : float
+        As in :func:`find_simon_designs`.
+    beat : float
+        EN(p0) (patients) of the best design with fewer patients: first stages
+        whose designs all have a larger EN(p0) are skipped.
+
+    Returns
+    -------
+    design : SimonDesign or None
+        Each n1 = 1..n-1 in turn replaces the best so far only if its EN(p0) is
+        lower by more than EXPECTED_N_TIE. Complete when below ``beat``.
+    hopeful : bool
+        Whether any n1 might beat ``beat`` (if none can, no larger n can either).
+    """
     best: SimonDesign | None = None
-    r = np.arange(n + 1)
+    hopeful = False
+    # Rejecting H0 needs more than r1 responders of n1 and more than r of n: power
+    # is lost when r1 (or r) exceeds the largest bound with power for n1 (or n).
+    r_max = min(n - 1, _largest_bound_with_power(n, p1, power))
     for n1 in range(1, n):
-        n2 = n - n1
-        x1 = np.arange(n1 + 1)
-        # Index into P(X2 >= j): X1 + X2 > r needs X2 >= r - x1 + 1.
-        need = np.clip(r[None, :] - x1[:, None] + 1, 0, n2 + 1)
-        rejects, firsts = [], []
-        for rate in (p0, p1):
-            first = binomial_pmf(x1, n1, rate)
-            terms = first[:, None] * _tails(n2, rate)[need]
-            # reject[r1, r] = sum over x1 > r1 of first[x1] * P(X2 > r - x1)
-            from_top = np.cumsum(terms[::-1], axis=0)[::-1]
-            rejects.append(np.vstack([from_top[1:], np.zeros((1, n + 1))])[:n1])
-            firsts.append(first)
-        r1 = np.arange(n1)[:, None]
-        allowed = (r[None, :] >= r1) & (r[None, :] < n) & (rejects[0] <= alpha)
-        has_r = allowed.any(axis=1)
+        r1_max = min(n1 - 1, _largest_bound_with_power(n1, p1, power))
+        early_stop = _binomial_arrays(n1, p0)[1][: r1_max + 1]
+        # EN(p0) falls as r1 grows: expected[-1] bounds it from below, for this n
+        # and (the second stage only growing) for every larger n.
+        expected = n1 + (1 - early_stop) * (n - n1)
+        if r1_max < 0 or expected[-1] > beat + EXPECTED_N_SLACK:
+            continue
+        hopeful = True
+        r1 = np.arange(min(r1_max, r_max) + 1)
+        if r1.size == 0:
+            continue
+        size = _rejection_table(n1, n - n1, p0, r1[-1], r_max)
+        allowed = (np.arange(r_max + 1)[None, :] >= r1[:, None]) & (size <= alpha)
         smallest_r = np.argmax(allowed, axis=1)
-        rows = np.arange(n1)
-        achieved = rejects[1][rows, smallest_r]
-        feasible = has_r & (achieved >= power)
+        achieved = _rejection_table(n1, n - n1, p1, r1[-1], r_max)[r1, smallest_r]
+        feasible = allowed.any(axis=1) & (achieved >= power)
         if not feasible.any():
             continue
-        pet = np.cumsum(firsts[0])[:n1]
-        expected = n1 + (1 - pet) * n2
-        expected = np.where(feasible, expected, np.inf)
-        k = int(np.argmin(expected))
-        if best is None or expected[k] < best.expected_n_null - 1e-12:
-            best = SimonDesign(
-                k,
-                n1,
-                int(smallest_r[k]),
-                n,
-                float(expected[k]),
-                float(pet[k]),
-                float(rejects[0][k, smallest_r[k]]),
-                float(achieved[k]),
-            )
-    return best
+        k = int(np.argmin(np.where(feasible, expected[r1], np.inf)))
+        if best is None or expected[k] < best.expected_n_null - EXPECTED_N_TIE:
+            r = int(smallest_r[k])
+            values = (expected[k], early_stop[k], size[k, r], achieved[k])
+            best = SimonDesign(k, n1, r, n, *(float(value) for value in values))
+    return best, hopeful
 
 
 def find_simon_designs(
     p0: float, p1: float, alpha: float, power: float, n_max: int = 100
 ) -> SimonSearch:
     """Search all two-stage designs up to ``n_max`` patients.
+
+    For n = 2, 3, ... the best design of n is kept if its EN(p0) beats every smaller n,
+    as no other can be minimax, optimal (the last kept) or admissible; the search
+    stops at the first n where no n1 can beat the last design kept.
 
     Parameters
     ----------
@@ -173,29 +213,28 @@ def find_simon_designs(
     (1, 10, 5, 29)
     """
     _check_rates(p0, p1, alpha, power)
-    per_n = [
-        design
-        for n in range(2, n_max + 1)
-        if (design := _best_design_for_n(n, p0, p1, alpha, power)) is not None
-    ]
-    if not per_n:
+    kept: list[SimonDesign] = []
+    for n in range(2, n_max + 1):
+        beat = kept[-1].expected_n_null if kept else np.inf
+        design, hopeful = _best_design_for_n(n, p0, p1, alpha, power, beat)
+        if design is not None and design.expected_n_null < beat:
+            kept.append(design)
+        elif kept and not hopeful:
+            break
+    if not kept:
         raise DesignError(
             f"no two-stage design with n <= {n_max} meets alpha and power", "no_design"
         )
-    minimax = per_n[0]
-    optimal = min(per_n, key=lambda d: (d.expected_n_null, d.n))
-    return SimonSearch(minimax, optimal, _admissible(per_n))
+    return SimonSearch(kept[0], kept[-1], _admissible(kept))
 
 
-def _admissible(per_n: list[SimonDesign]) -> list[tuple[SimonDesign, float, float]]:
-    """Designs on the lower convex hull of (n, EN(p0)), with their weight ranges q."""
+def _admissible(kept: list[SimonDesign]) -> list[tuple[SimonDesign, float, float]]:
+    """Designs (by increasing n) on the lower convex hull of (n, EN(p0)), with weights q."""
     hull: list[SimonDesign] = []
-    for design in per_n:  # increasing n
+    for design in kept:
         while len(hull) >= 2 and _not_below(hull[-2], hull[-1], design):
             hull.pop()
         hull.append(design)
-    optimal_at = min(range(len(hull)), key=lambda i: (hull[i].expected_n_null, hull[i].n))
-    hull = hull[: optimal_at + 1]
     # Risk q n + (1 - q) EN is minimised by hull[i] for q between the slopes of
     # its two hull edges, expressed as q = s / (s - 1) with s = dEN/dn < 0.
     bounds = [1.0]
@@ -208,10 +247,8 @@ def _admissible(per_n: list[SimonDesign]) -> list[tuple[SimonDesign, float, floa
 
 def _not_below(a: SimonDesign, b: SimonDesign, c: SimonDesign) -> bool:
     """Whether b lies on or above the segment from a to c in the (n, EN) plane."""
-    cross = (b.n - a.n) * (c.expected_n_null - a.expected_n_null) - (
-        b.expected_n_null - a.expected_n_null
-    ) * (c.n - a.n)
-    return cross <= 0
+    rise_b, rise_c = b.expected_n_null - a.expected_n_null, c.expected_n_null - a.expected_n_null
+    return (b.n - a.n) * rise_c - rise_b * (c.n - a.n) <= 0
 
 
 @dataclass(frozen=True)
