@@ -3,17 +3,25 @@
 Textbook style: a registration process with Poisson arrivals (6-month linear
 ramp), and one SimPy process per patient and world that waits out each stage
 (dropout, assessment), responds or not, and is re-registered to VK2 + D3. It
-counts responders per stage and applies the exact binomial test. No schema,
-no records, no summary: the least a simulation of these events must do.
+counts responders per stage and decides the scenario's three endpoints
+(``vk2_response``, ``d3_rescue``, ``overall``) by the exact binomial test at
+each replicate's own number of evaluable patients. No schema, no records, no
+summary: the least a simulation of these events must do.
+
+``simulate`` runs it in this process (``jobs=1``) or on a process pool;
+``benchmarks/bench.py`` times it in-process, ``benchmarks/bench_run.py`` as a
+whole process.
 
 Usage: python benchmarks/minimal_simpy.py REPLICATES JOBS
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import time
+from fractions import Fraction
 from multiprocessing import Pool
 
 import numpy as np
@@ -26,7 +34,22 @@ STAGES = (  # dropout, not evaluable, response (alternative), response (null), e
     (0.20, 0.15, 0.172, 0.05, 1.0),
     (0.30, 0.20, 0.364, 0.10, 0.83),
 )
-CRITICAL_29 = 5
+ENDPOINTS = (  # p0, alpha of vk2_response, d3_rescue, overall (all exact binomial)
+    (0.05, 0.05),
+    (0.10, 0.05),
+    (0.10, 0.05),
+)
+
+
+@functools.cache
+def critical_value(n: int, p0: float, alpha: float) -> int:
+    """Smallest x with P(X >= x | n, p0) <= alpha (n + 1 if none), in exact arithmetic."""
+    p, level, tail = Fraction(str(p0)), Fraction(str(alpha)), Fraction(0)
+    for x in range(n, -1, -1):
+        tail += math.comb(n, x) * p**x * (1 - p) ** (n - x)
+        if tail > level:
+            return x + 1
+    return 0
 
 
 def patient(env, rng, world, counts):
@@ -59,21 +82,51 @@ def registration(env, rng, counts):
             env.process(patient(env, rng, world, counts))
 
 
-def replicate(seed: int) -> tuple[int, int]:
+def replicate(seed: int) -> tuple[int, ...]:
+    """One simulated trial: 0/1 rejections of the three endpoints, alternative then null."""
     rng = np.random.default_rng(seed)
     env = simpy.Environment()
-    counts = [[[0, 0], [0, 0]], [[0, 0], [0, 0]]]
+    counts = [[[0, 0], [0, 0]], [[0, 0], [0, 0]]]  # [world][stage][evaluable, responders]
     env.process(registration(env, rng, counts))
     env.run()
-    return tuple(int(counts[w][0][1] >= CRITICAL_29) for w in (0, 1))  # type: ignore[return-value]
+    decisions = []
+    for world in (0, 1):
+        (evaluable_1, responders_1), (evaluable_2, responders_2) = counts[world]
+        tested = ((evaluable_1, responders_1), (evaluable_2, responders_2))
+        tested += ((evaluable_1, responders_1 + responders_2),)
+        for (n, x), (p0, alpha) in zip(tested, ENDPOINTS, strict=True):
+            decisions.append(int(x >= critical_value(n, p0, alpha)))
+    return tuple(decisions)
+
+
+def simulate(replicates: int, jobs: int = 1) -> np.ndarray:
+    """Rejection rates of ``replicates`` trials (replicate i seeded with i).
+
+    Parameters
+    ----------
+    replicates : int
+        Simulated trials per world.
+    jobs : int
+        1 runs in this process; more runs on a process pool of that size.
+
+    Returns
+    -------
+    numpy.ndarray
+        Six rejection rates: vk2_response, d3_rescue, overall in the alternative
+        world, then the same in the null world.
+    """
+    if jobs == 1:
+        results = [replicate(seed) for seed in range(replicates)]
+    else:
+        with Pool(jobs) as pool:
+            results = pool.map(replicate, range(replicates), chunksize=250)
+    return np.mean(results, axis=0)
 
 
 def main() -> None:
     replicates, jobs = int(sys.argv[1]), int(sys.argv[2])
     started = time.perf_counter()
-    with Pool(jobs) as pool:
-        results = pool.map(replicate, range(replicates), chunksize=250)
-    rejected = np.mean(results, axis=0)
+    rejected = simulate(replicates, jobs)
     print(
         f"minimal SimPy model: {replicates} replicates in {time.perf_counter() - started:.2f} s; "
         f"rejection rates {rejected.round(3).tolist()}"
