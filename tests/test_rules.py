@@ -26,7 +26,7 @@ from trialsim.rules.table import BoundaryTable, Look
 from trialsim.rules.validation import load_scenario
 from trialsim.run.records import RecordMaker
 from trialsim.scenario.problems import ScenarioError
-from trialsim.scenario.schema import BayesRule, ExactBinomialRule, FisherRule, SimonRule
+from trialsim.scenario.rule_schema import BayesRule, ExactBinomialRule, FisherRule, SimonRule
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sim" / "trialsim"
 
@@ -63,7 +63,7 @@ def test_an_unknown_test_name_says_which_are_known():
 
 
 def _schema() -> str:
-    return (PACKAGE / "scenario" / "schema.py").read_text()
+    return (PACKAGE / "scenario" / "rule_schema.py").read_text()
 
 
 # ------------------------------------------------------------------ words

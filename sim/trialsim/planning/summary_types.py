@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields
 
 from trialsim.run.outputs import summary_json
 from trialsim.scenario.load import LoadedScenario
-from trialsim.scenario.schema import Rule
+from trialsim.scenario.rule_schema import Rule
 
 
 @dataclass(frozen=True)

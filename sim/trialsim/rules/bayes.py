@@ -13,7 +13,7 @@ import numpy as np
 
 from trialsim.rules.monitoring import StageMonitoringRule
 from trialsim.rules.table import BoundaryTable, Look
-from trialsim.scenario.schema import BayesRule
+from trialsim.scenario.rule_schema import BayesRule
 
 
 def posterior_above(

@@ -17,7 +17,8 @@ from trialsim.rules.common_checks import no_control_group
 from trialsim.rules.counts import GroupCounts
 from trialsim.scenario.checks import Locator
 from trialsim.scenario.problems import Problem
-from trialsim.scenario.schema import ExactBinomialRule, Scenario
+from trialsim.scenario.rule_schema import ExactBinomialRule
+from trialsim.scenario.schema import Scenario
 
 SMALLEST_TABLE = 64  # critical values are tabulated to a power of two at least this large
 

@@ -12,7 +12,8 @@ from typing import ClassVar, Generic, TypeVar
 from trialsim.rules.common_checks import monitored_stage_problems, no_control_group
 from trialsim.scenario.checks import Locator
 from trialsim.scenario.problems import Problem
-from trialsim.scenario.schema import BayesRule, Scenario, SimonRule
+from trialsim.scenario.rule_schema import BayesRule, SimonRule
+from trialsim.scenario.schema import Scenario
 
 Spec = TypeVar("Spec", SimonRule, BayesRule)
 

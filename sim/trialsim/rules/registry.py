@@ -43,7 +43,7 @@ def rule_for(schema_rule: Any) -> Rule:
 
     Examples
     --------
-    >>> from trialsim.scenario.schema import FisherRule
+    >>> from trialsim.scenario.rule_schema import FisherRule
     >>> rule_for(FisherRule(test="fisher", alpha=0.1)).alpha
     0.1
     """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from trialsim.rules.monitoring import StageMonitoringRule
 from trialsim.rules.table import BoundaryTable, Look
-from trialsim.scenario.schema import SimonRule
+from trialsim.scenario.rule_schema import SimonRule
 
 
 class SimonTwoStage(StageMonitoringRule[SimonRule]):

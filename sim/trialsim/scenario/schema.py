@@ -12,27 +12,24 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
     field_validator,
-    model_validator,
 )
 
+from trialsim.scenario.fields import (
+    MIN_BETA_PARAMETER,
+    BetaParameter,
+    Identifier,
+    Probability,
+    StrictModel,
+)
 from trialsim.scenario.limits import MAX_REPLICATES, MAX_SEED
-
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=64)]
+from trialsim.scenario.rule_schema import FisherRule, Rule  # noqa: F401 - FisherRule: rules.fisher imports it from here
 
 
-class _Strict(BaseModel):
-    # strict: YAML's `yes` or "16" is not silently a number.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
-
-
-class Accrual(_Strict):
+class Accrual(StrictModel):
     """Registration as a Poisson process."""
 
     rate_per_month: float = Field(
@@ -46,7 +43,7 @@ class Accrual(_Strict):
     )
 
 
-class Enrollment(_Strict):
+class Enrollment(StrictModel):
     """How many patients are registered, how fast, and for how long."""
 
     patients: int = Field(ge=1, le=10_000, description="Registrations after which accrual stops.")
@@ -59,7 +56,7 @@ class Enrollment(_Strict):
     )
 
 
-class Subgroup(_Strict):
+class Subgroup(StrictModel):
     """A patient subgroup (e.g. RA with IPSS low) and its share of registrations."""
 
     name: Identifier = Field(description="Subgroup name, e.g. `RA-low`.")
@@ -68,12 +65,7 @@ class Subgroup(_Strict):
     )
 
 
-MIN_BETA_PARAMETER = 1e-3
-"""A weaker Beta prior carries no information a trial could use, and its log-beta terms overflow."""
-BetaParameter = Annotated[float, Field(ge=MIN_BETA_PARAMETER, le=1e6)]
-
-
-class BetaPrior(_Strict):
+class BetaPrior(StrictModel):
     """A response rate drawn once per replicate from Beta(a, b) (assurance)."""
 
     beta: list[BetaParameter] = Field(
@@ -99,7 +91,7 @@ Response = Annotated[
 ]
 
 
-class AdverseEvent(_Strict):
+class AdverseEvent(StrictModel):
     """An adverse event that may occur once per patient during a stage (onset uniform)."""
 
     name: Annotated[str, Field(min_length=1, max_length=80)] = Field(
@@ -111,7 +103,7 @@ class AdverseEvent(_Strict):
     )
 
 
-class Stage(_Strict):
+class Stage(StrictModel):
     """One treatment stage: a regimen given for `weeks`, then response is assessed."""
 
     id: Identifier = Field(description="Unique stage id, used by links and endpoints.")
@@ -144,7 +136,7 @@ class Stage(_Strict):
     )
 
 
-class Responders(_Strict):
+class Responders(StrictModel):
     """Responders continue treatment until this many weeks after registration."""
 
     continue_to_weeks: float = Field(
@@ -152,113 +144,7 @@ class Responders(_Strict):
     )
 
 
-class ExactBinomialRule(_Strict):
-    """One-sided exact binomial test: reject H0 if P(X >= x | n, p0) <= alpha."""
-
-    test: Literal["exact_binomial"] = Field(description="Rule name.")
-    p0: float = Field(gt=0.0, lt=1.0, description="Response rate under H0 (inactive regimen).")
-    alpha: float = Field(0.05, gt=0.0, lt=1.0, description="One-sided significance level.")
-
-
-class SimonRule(_Strict):
-    """Simon two-stage rule on one stage's evaluable patients.
-
-    Interim after ``n1`` evaluable: the stage stops if at most ``r1`` responded.
-    The stage admits patients until ``n`` are evaluable; H0 is rejected if more
-    than ``r`` of them respond. ``during_interim``: ``pause`` holds entries while
-    the first ``n1`` assessments are pending, ``continue`` keeps admitting.
-    """
-
-    test: Literal["simon"] = Field(description="Rule name.")
-    p0: float = Field(gt=0.0, lt=1.0, description="Response rate under H0 (inactive regimen).")
-    r1: int = Field(ge=0, le=10_000, description="Stop at the interim with at most r1 responders.")
-    n1: int = Field(ge=1, le=10_000, description="Evaluable patients at the interim.")
-    r: int = Field(ge=0, le=10_000, description="Reject H0 with more than r responders of n.")
-    n: int = Field(ge=2, le=10_000, description="Evaluable patients in all.")
-    during_interim: Literal["pause", "continue"] = Field(
-        "pause", description="Hold entries while the interim's assessments are pending, or not."
-    )
-
-    @model_validator(mode="after")
-    def _a_two_stage_design(self) -> SimonRule:
-        if not (self.r1 < self.n1 < self.n and self.r1 <= self.r < self.n):
-            raise ValueError(
-                f"need r1 < n1 < n and r1 <= r < n, got r1={self.r1}, n1={self.n1}, "
-                f"r={self.r}, n={self.n}"
-            )
-        return self
-
-
-class BayesRule(_Strict):
-    """Bayesian monitoring of one stage's evaluable patients (Beta-binomial).
-
-    Final success if P(p > p0 | data) >= ``success`` with ``n`` evaluable. At each
-    look (after that many evaluable) the stage stops for futility when the
-    ``futility`` probability falls below ``futility_below``: the posterior
-    P(p > p0 | data), or the predictive probability of final success (Lee & Liu 2008).
-    """
-
-    test: Literal["bayes"] = Field(description="Rule name.")
-    p0: float = Field(gt=0.0, lt=1.0, description="Response rate under H0 (inactive regimen).")
-    prior: list[BetaParameter] = Field(
-        [1.0, 1.0],
-        min_length=2,
-        max_length=2,
-        description=f"Beta prior [a, b] of the rate, each from {MIN_BETA_PARAMETER:g} to 1e6.",
-    )
-    success: float = Field(
-        0.95, gt=0.0, lt=1.0, description="Final success if P(p > p0 | data) reaches this."
-    )
-    n: int = Field(ge=1, le=10_000, description="Evaluable patients at the final analysis.")
-    looks: list[Annotated[int, Field(ge=1)]] = Field(
-        default_factory=list,
-        max_length=100,
-        description="Evaluable counts at which futility is looked at, increasing, below n.",
-    )
-    futility: Literal["posterior", "predictive"] = Field(
-        "predictive", description="Posterior probability, or predictive probability of success."
-    )
-    futility_below: float = Field(
-        0.05, ge=0.0, lt=1.0, description="Stop for futility when that probability is below this."
-    )
-    during_interim: Literal["pause", "continue"] = Field(
-        "pause", description="Hold entries while a look's assessments are pending, or not."
-    )
-
-    @model_validator(mode="after")
-    def _looks_before_the_end(self) -> BayesRule:
-        if any(b <= a for a, b in zip(self.looks, self.looks[1:], strict=False)) or any(
-            look >= self.n for look in self.looks
-        ):
-            raise ValueError(f"looks must increase and stay below n = {self.n}, got {self.looks}")
-        return self
-
-
-class FisherRule(_Strict):
-    """One-sided Fisher exact test of two randomised groups (experimental better than control).
-
-    Reject H0 (equal response rates) if P(X >= x | both groups' totals) <= alpha,
-    X hypergeometric: the experimental group's responders given all responders.
-    """
-
-    test: Literal["fisher"] = Field(description="Rule name.")
-    alpha: float = Field(0.05, gt=0.0, lt=1.0, description="One-sided significance level.")
-
-
-def _rule_form(value: Any) -> str | None:
-    return f"<{value['test']}>" if isinstance(value, dict) and "test" in value else None
-
-
-Rule = Annotated[
-    Annotated[ExactBinomialRule, Tag("<exact_binomial>")]
-    | Annotated[SimonRule, Tag("<simon>")]
-    | Annotated[BayesRule, Tag("<bayes>")]
-    | Annotated[FisherRule, Tag("<fisher>")],
-    Discriminator(_rule_form),
-]
-
-
-class Endpoint(_Strict):
+class Endpoint(StrictModel):
     """A response endpoint: responders over a denominator, judged by a rule."""
 
     id: Identifier = Field(description="Unique endpoint id, the key in the summary.")
@@ -284,7 +170,7 @@ class Endpoint(_Strict):
         return list(self.stages) if self.stages else [self.stage] if self.stage else []
 
 
-class Arm(_Strict):
+class Arm(StrictModel):
     """A randomised arm: patients allocated to it at registration start at `first_stage`."""
 
     id: Identifier = Field(description="Arm name.")
@@ -292,7 +178,7 @@ class Arm(_Strict):
     ratio: int = Field(1, ge=1, le=100, description="Allocation ratio, e.g. 2 and 1 for 2:1.")
 
 
-class CutoffWeek(_Strict):
+class CutoffWeek(StrictModel):
     """Data cut at a calendar week: patients not yet assessed are not evaluable."""
 
     week: float = Field(gt=0, le=10_000, description="Calendar week of the data cut.")
@@ -302,7 +188,7 @@ def _cutoff_form(value: Any) -> str:
     return "<week>" if isinstance(value, dict) else "<named>"
 
 
-class Analysis(_Strict):
+class Analysis(StrictModel):
     """When the data are analysed."""
 
     cutoff: Annotated[
@@ -311,7 +197,7 @@ class Analysis(_Strict):
     ] = Field("complete", description="`complete` (every assessment) or {week: T}.")
 
 
-class Simulation(_Strict):
+class Simulation(StrictModel):
     """Monte Carlo settings."""
 
     replicates: int = Field(
@@ -320,7 +206,7 @@ class Simulation(_Strict):
     seed: int = Field(1, ge=0, le=MAX_SEED, description="Base seed of the random streams.")
 
 
-class Scenario(_Strict):
+class Scenario(StrictModel):
     """A whole trial scenario, as written in a YAML file."""
 
     name: Identifier = Field(description="Scenario id; names the default output folder.")
