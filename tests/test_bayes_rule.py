@@ -14,6 +14,7 @@ from scipy import stats
 
 from trialsim.planning.summary import summarise
 from trialsim.rules.bayes import (
+    BayesMonitoring,
     final_success_minimum,
     futility_boundaries,
     posterior_above,
@@ -23,6 +24,7 @@ from trialsim.rules.table import BoundaryTable, Look
 from trialsim.rules.validation import load_scenario
 from trialsim.run.runner import run_trials
 from trialsim.scenario.problems import ScenarioError
+from trialsim.scenario.rule_schema import BayesRule
 
 REPLICATES = 3000
 
@@ -179,3 +181,73 @@ def test_looks_must_stay_below_n(tmp_path):
         load(tmp_path, bayes_scenario([10, 29]))
     (problem,) = caught.value.problems
     assert problem.key == "endpoints.0.rule" and "below n" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("p0", "prior", "above", "looks"),
+    [
+        (0.1, (1.0, 1.0), 0.99, [5, 10, 20]),
+        (0.3, (0.6, 1.4), 0.9, [8, 16]),
+        (0.05, (2.0, 3.0), 0.5, [3]),
+    ],
+)
+def test_efficacy_minimum_is_the_smallest_count_reaching_efficacy_above(p0, prior, above, looks):
+    """Efficacy bounds against scipy: P(p > p0 | x of n) = beta.sf(p0, a + x, b + n - x)."""
+    spec = BayesRule(
+        test="bayes", p0=p0, prior=list(prior), n=30, looks=looks, efficacy_above=above
+    )
+    table = BayesMonitoring(spec).compile()
+    for look in table.looks:
+        x = np.arange(look.n + 1)
+        reaches = stats.beta.sf(p0, prior[0] + x, prior[1] + look.n - x) >= above
+        want = int(x[reaches].min()) if reaches.any() else None
+        assert look.efficacy_min == want, (look.n, look.efficacy_min, want)
+        assert want is None or not reaches[:want].any()
+
+
+def test_efficacy_above_absent_leaves_the_table_as_before():
+    spec = BayesRule(test="bayes", p0=0.1, n=29, looks=[10, 20], futility_below=0.1)
+    table = BayesMonitoring(spec).compile()
+    assert all(look.efficacy_min is None for look in table.looks)
+    with_efficacy = BayesMonitoring(spec.model_copy(update={"efficacy_above": 0.99})).compile()
+    assert [look.futility_max for look in with_efficacy.looks] == [
+        look.futility_max for look in table.looks
+    ]
+    assert with_efficacy.final_min == table.final_min
+    assert [look.efficacy_min for look in with_efficacy.looks] == [4, 6]
+
+
+def test_bayesian_efficacy_looks_simulate_at_the_exact_rejection(tmp_path):
+    scenario = bayes_scenario([10, 20])
+    scenario["endpoints"][0]["rule"]["efficacy_above"] = 0.99
+    summary = summarise(
+        run_trials(load(tmp_path, scenario), replicates=REPLICATES, seed=3)
+    ).to_dict()
+    got = summary["endpoints"]["bayes"]
+    boundaries, final_min = futility_boundaries(
+        0.10, (1.0, 1.0), 0.95, 29, [10, 20], "predictive", 0.10
+    )
+    looks = tuple(
+        Look(n, None if most < 0 else most, e)
+        for (n, most), e in zip(boundaries, (4, 6), strict=True)
+    )
+    for key, rate in (("power", 0.30), ("type1_error", 0.10)):
+        exact = BoundaryTable(looks, 29, final_min).characteristics(rate)
+        assert got[f"{key}_exact"] == pytest.approx(exact.rejection)
+        se = math.sqrt(exact.rejection * (1 - exact.rejection) / REPLICATES)
+        assert abs(got[key] - exact.rejection) <= 4 * se, (key, got[key], exact.rejection)
+    assert BoundaryTable(looks, 29, final_min).characteristics(0.3).early_efficacy > 0.1
+
+
+def test_crossing_futility_and_efficacy_bounds_are_refused(tmp_path):
+    scenario = bayes_scenario([10, 20], futility="posterior")
+    scenario["endpoints"][0]["rule"].update(futility_below=0.9, efficacy_above=0.5)
+    with pytest.raises(ScenarioError) as caught:
+        load(tmp_path, scenario)
+    (problem,) = caught.value.problems
+    assert (problem.key, problem.rule, problem.value) == (
+        "endpoints.0.rule.efficacy_above",
+        "bayes_bounds_cross",
+        0.5,
+    )
+    assert problem.line is not None

@@ -14,6 +14,8 @@ import pytest
 CORPUS = Path(__file__).resolve().parent / "hostile"
 RULES = {
     "alias_bomb.yaml": "yaml_syntax",
+    "boundaries_crossing_bounds.yaml": "boundaries_bounds_cross",
+    "boundaries_look_order.yaml": "boundaries_look_order",
     "cycle.yaml": "cycle",
     "dangling_next_on_failure.yaml": "unknown_stage",
     "empty.yaml": "empty_file",

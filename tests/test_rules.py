@@ -17,6 +17,7 @@ from trialsim.model.draws import draw_patients
 from trialsim.model.plan import compile_plan
 from trialsim.model.simulation import simulate_worlds
 from trialsim.rules.bayes import BayesMonitoring
+from trialsim.rules.boundaries import Boundaries
 from trialsim.rules.counts import GroupCounts
 from trialsim.rules.exact_binomial import CriticalValues, ExactBinomialTest
 from trialsim.rules.fisher import CountComparison, FisherComparison
@@ -26,7 +27,13 @@ from trialsim.rules.table import BoundaryTable, Look
 from trialsim.rules.validation import load_scenario
 from trialsim.run.records import RecordMaker
 from trialsim.scenario.problems import ScenarioError
-from trialsim.scenario.rule_schema import BayesRule, ExactBinomialRule, FisherRule, SimonRule
+from trialsim.scenario.rule_schema import (
+    BayesRule,
+    BoundariesRule,
+    ExactBinomialRule,
+    FisherRule,
+    SimonRule,
+)
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sim" / "trialsim"
 
@@ -41,6 +48,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sim" / "trialsim"
         (SimonRule(test="simon", p0=0.1, r1=1, n1=10, r=5, n=29), SimonTwoStage),
         (BayesRule(test="bayes", p0=0.1, n=29), BayesMonitoring),
         (FisherRule(test="fisher"), FisherComparison),
+        (BoundariesRule(test="boundaries", p0=0.1, n=29, final_min=6), Boundaries),
     ],
 )
 def test_registry_finds_each_kind_by_its_test_name(schema_rule, kind):
@@ -51,14 +59,14 @@ def test_registry_finds_each_kind_by_its_test_name(schema_rule, kind):
 
 def test_every_test_name_of_the_schema_has_a_rule():
     names = set(re.findall(r'Literal\["(\w+)"\] = Field\(description="Rule name\."\)', _schema()))
-    assert names == set(RULES) == {"exact_binomial", "simon", "bayes", "fisher"}
+    assert names == set(RULES) == {"exact_binomial", "simon", "bayes", "fisher", "boundaries"}
 
 
 def test_an_unknown_test_name_says_which_are_known():
     class Other:
         test = "sequential_magic"
 
-    with pytest.raises(KeyError, match="exact_binomial, simon, bayes, fisher"):
+    with pytest.raises(KeyError, match="exact_binomial, simon, bayes, fisher, boundaries"):
         rule_for(Other())
 
 

@@ -2,7 +2,8 @@
 
 A rule is turned into plain counts once per run: the fewest responders of
 ``n`` that give final success, and at each look the most responders at which
-the stage stops for futility. The simulation then only compares counts.
+the stage stops for futility and (with ``efficacy_above``) the fewest at which
+it stops and rejects H0. The simulation then only compares counts.
 References: Thall & Simon (1994) for posterior monitoring; Lee & Liu (2008)
 for the predictive probability of final success.
 """
@@ -13,7 +14,10 @@ import numpy as np
 
 from trialsim.rules.monitoring import StageMonitoringRule
 from trialsim.rules.table import BoundaryTable, Look
+from trialsim.scenario.checks import Locator
+from trialsim.scenario.problems import Problem
 from trialsim.scenario.rule_schema import BayesRule
+from trialsim.scenario.schema import Scenario
 
 
 def posterior_above(
@@ -87,6 +91,16 @@ def futility_boundaries(
     return tuple(boundaries), final_min
 
 
+def efficacy_minimum(p0: float, prior: tuple[float, float], above: float, seen: int) -> int | None:
+    """Fewest responders of ``seen`` with P(p > p0 | data) >= ``above`` (None if none).
+
+    The posterior probability grows with the responders, so every count from
+    this one on stops the stage for efficacy.
+    """
+    reaches = posterior_above(p0, prior, np.arange(seen + 1), seen) >= above
+    return int(np.argmax(reaches)) if reaches.any() else None
+
+
 class BayesMonitoring(StageMonitoringRule[BayesRule]):
     """``test: bayes``: futility looks and a final posterior test, compiled to counts.
 
@@ -99,8 +113,27 @@ by the predictive probability of success < 0.1: stop the stage if at most 0 of t
 evaluable patients respond; reject H0 if at least 6 of 29 respond
     """
 
+    def check(self, spec: Scenario, index: int, at: Locator) -> list[Problem]:
+        """One stage, evaluable patients, no `versus`; futility and efficacy bounds apart."""
+        found = super().check(spec, index, at)
+        crossing = [
+            look.n
+            for look in self.compile().looks
+            if look.futility_max is not None
+            and look.efficacy_min is not None
+            and look.futility_max >= look.efficacy_min
+        ]
+        if crossing:
+            message = (
+                f"at the looks after {crossing} evaluable, a count would stop both for futility "
+                "and for efficacy: raise efficacy_above or lower futility_below"
+            )
+            path = ("endpoints", index, "rule", "efficacy_above")
+            found.append(at.problem(path, "bayes_bounds_cross", message, self.spec.efficacy_above))
+        return found
+
     def compile(self) -> BoundaryTable:
-        """The counts at which each look stops for futility, and the final minimum."""
+        """At each look the futility maximum and efficacy minimum; the final minimum."""
         rule = self.spec
         looks, final_min = futility_boundaries(
             rule.p0,
@@ -111,8 +144,20 @@ evaluable patients respond; reject H0 if at least 6 of 29 respond
             rule.futility,
             rule.futility_below,
         )
+        prior = (rule.prior[0], rule.prior[1])
         return BoundaryTable(
-            tuple(Look(n, None if most < 0 else most) for n, most in looks), rule.n, final_min
+            tuple(
+                Look(
+                    n,
+                    None if most < 0 else most,
+                    None
+                    if rule.efficacy_above is None
+                    else efficacy_minimum(rule.p0, prior, rule.efficacy_above, n),
+                )
+                for n, most in looks
+            ),
+            rule.n,
+            final_min,
         )
 
     def describe(self) -> str:
@@ -123,8 +168,13 @@ evaluable patients respond; reject H0 if at least 6 of 29 respond
             if rule.futility == "posterior"
             else "the predictive probability of success"
         )
+        efficacy = (
+            ""
+            if rule.efficacy_above is None
+            else f", efficacy at a look if P(p > {rule.p0:g} | data) >= {rule.efficacy_above:g}"
+        )
         return (
             f"Bayesian monitoring, Beta({rule.prior[0]:g}, {rule.prior[1]:g}) prior, success if "
             f"P(p > {rule.p0:g} | data) >= {rule.success:g}, futility by {futility} "
-            f"< {rule.futility_below:g}: " + self.compile().describe()
+            f"< {rule.futility_below:g}{efficacy}: " + self.compile().describe()
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from trialsim.rules.base import Rule
 from trialsim.rules.bayes import BayesMonitoring
+from trialsim.rules.boundaries import Boundaries
 from trialsim.rules.exact_binomial import ExactBinomialTest
 from trialsim.rules.fisher import FisherComparison
 from trialsim.rules.simon import SimonTwoStage
@@ -21,6 +22,7 @@ RULES: dict[str, Callable[[Any], Rule]] = {
     "simon": SimonTwoStage,
     "bayes": BayesMonitoring,
     "fisher": FisherComparison,
+    "boundaries": Boundaries,
 }
 
 

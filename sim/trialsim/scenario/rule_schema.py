@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import (
+    Discriminator,
+    Field,
+    SerializerFunctionWrapHandler,
+    Tag,
+    model_serializer,
+    model_validator,
+)
 
 from trialsim.scenario.fields import MIN_BETA_PARAMETER, BetaParameter, StrictModel
 
@@ -83,6 +90,12 @@ class BayesRule(StrictModel):
     futility_below: float = Field(
         0.05, ge=0.0, lt=1.0, description="Stop for futility when that probability is below this."
     )
+    efficacy_above: float | None = Field(
+        None,
+        gt=0.0,
+        lt=1.0,
+        description="At a look, stop and reject H0 once P(p > p0 | data) reaches this.",
+    )
     during_interim: Literal["pause", "continue"] = Field(
         "pause", description="Hold entries while a look's assessments are pending, or not."
     )
@@ -94,6 +107,52 @@ class BayesRule(StrictModel):
         ):
             raise ValueError(f"looks must increase and stay below n = {self.n}, got {self.looks}")
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_absent_efficacy(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave ``efficacy_above`` out when absent: summaries stay as they were without it."""
+        data: dict[str, Any] = handler(self)
+        if self.efficacy_above is None:
+            data.pop("efficacy_above", None)
+        return data
+
+
+class BoundaryLook(StrictModel):
+    """One look of a ``boundaries`` rule: after ``n`` evaluable, stop on either bound."""
+
+    n: int = Field(ge=1, le=10_000, description="Evaluable patients when the look is read.")
+    futility_max: int | None = Field(
+        None, ge=0, le=10_000, description="Stop for futility with at most this many responders."
+    )
+    efficacy_min: int | None = Field(
+        None, ge=0, le=10_000, description="Stop and reject H0 with at least this many responders."
+    )
+
+
+class BoundariesRule(StrictModel):
+    """General multi-look single-arm rule in responder counts (Fleming 1982; gsBinomialExact).
+
+    At each look (after ``n`` evaluable) the stage stops for futility with at most
+    ``futility_max`` responders, or stops and rejects H0 with at least
+    ``efficacy_min``; each bound is optional, at least one is given. Not stopped,
+    H0 is rejected with at least ``final_min`` responders of ``n``. How the looks
+    and bounds fit together is checked by the rule (located key by key).
+    """
+
+    test: Literal["boundaries"] = Field(description="Rule name.")
+    p0: float = Field(gt=0.0, lt=1.0, description="Response rate under H0 (inactive regimen).")
+    n: int = Field(ge=1, le=10_000, description="Evaluable patients at the final analysis.")
+    final_min: int = Field(
+        ge=0, le=10_000, description="Reject H0 at the end with at least this many of n."
+    )
+    looks: list[BoundaryLook] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Interim looks, `n` increasing and below the final n.",
+    )
+    during_interim: Literal["pause", "continue"] = Field(
+        "pause", description="Hold entries while a look's assessments are pending, or not."
+    )
 
 
 class FisherRule(StrictModel):
@@ -115,6 +174,7 @@ Rule = Annotated[
     Annotated[ExactBinomialRule, Tag("<exact_binomial>")]
     | Annotated[SimonRule, Tag("<simon>")]
     | Annotated[BayesRule, Tag("<bayes>")]
-    | Annotated[FisherRule, Tag("<fisher>")],
+    | Annotated[FisherRule, Tag("<fisher>")]
+    | Annotated[BoundariesRule, Tag("<boundaries>")],
     Discriminator(_rule_form),
 ]
