@@ -4,8 +4,8 @@ Owns ``benchmarks/results.json`` (written by a full run) and the targets.
 One run on one machine times:
 
 1. each shipped scenario (``scenarios/*.yaml``) as a whole process,
-   ``trialsim run SCENARIO --replicates 10000 --jobs 2 --quiet --force
-   --no-replicates-csv --out <tmp>``, after one untimed warm-up of each (the
+   ``trialsim run SCENARIO --replicates 10000 --jobs 2 --quiet --force --out <tmp>``
+   (every output written, ``replicates.csv`` included), after one untimed warm-up of each (the
    first use compiles a numba kernel into a cache), the runs interleaved round
    robin so that machine noise spreads over all scenarios alike; and its ratio
    to the 2005 scenario ``scenarios/vk2_d3_2005.yaml``;
@@ -70,6 +70,7 @@ RESULTS = ROOT / "benchmarks" / "results.json"
 BASELINE = "run/vk2_d3_2005"
 JOBS_ONE, JOBS_TWO = "jobs/1", "jobs/2"
 SIMON, BOP2, SAMPLESIZE = "design/simon", "design/bop2", "samplesize/fisher"
+START_UP = "start-up/help"
 SIMON_ARGUMENTS = ["--p0", "0.1", "--p1", "0.3", "--nmax", "150"]
 BOP2_ARGUMENTS = ["--p0", "0.2", "--p1", "0.4", "--n", "40", "--looks", "10,20,30"]
 BOP2_ARGUMENTS += ["--alpha", "0.1"]
@@ -247,7 +248,7 @@ def scenario_measurements(settings: Settings, folders: OutputFolders) -> list[Me
     measurements = []
     for scenario in sorted(SCENARIOS.glob("*.yaml")):
         words = ["run", relative(scenario), "--replicates", str(settings.replicates)]
-        words += ["--jobs", "2", "--quiet", "--force", "--no-replicates-csv"]
+        words += ["--jobs", "2", "--quiet", "--force"]
         label = f"`trialsim run {scenario.name}`, {settings.replicates:,} replicates, 2 workers"
         measurements.append(process_measurement(f"run/{scenario.stem}", label, words, folders))
     baseline = next(m for m in measurements if m.id == BASELINE)
@@ -259,7 +260,7 @@ def jobs_measurements(settings: Settings, folders: OutputFolders) -> list[Measur
     measurements = []
     for jobs, measurement_id in ((1, JOBS_ONE), (2, JOBS_TWO)):
         words = ["run", relative(SCENARIO_2005), "--replicates", str(settings.jobs_replicates)]
-        words += ["--jobs", str(jobs), "--quiet", "--force", "--no-replicates-csv"]
+        words += ["--jobs", str(jobs), "--quiet", "--force"]
         workers = "1 worker" if jobs == 1 else f"{jobs} workers"
         label = (
             f"`trialsim run {SCENARIO_2005.name}`, {settings.jobs_replicates:,} replicates, "
@@ -334,7 +335,9 @@ def fisher_endpoint(scenario_path: Path) -> str:
 
 
 def tool_measurements(settings: Settings, folders: OutputFolders) -> list[Measurement]:
-    """``design simon``, ``design bop2`` (or not available) and ``samplesize`` on a Fisher test."""
+    """``trialsim --help`` (start-up), ``design simon``, ``design bop2`` (or not available) and
+    ``samplesize`` on a Fisher test."""
+    start_up = process_measurement(START_UP, "`trialsim --help` (start-up)", ["--help"])
     simon_words = ["design", "simon", *SIMON_ARGUMENTS]
     simon = process_measurement(SIMON, f"`trialsim {' '.join(simon_words)}`", simon_words)
     bop2_words = ["design", "bop2", *BOP2_ARGUMENTS]
@@ -359,7 +362,7 @@ def tool_measurements(settings: Settings, folders: OutputFolders) -> list[Measur
         folders,
         warm_up=False,
     )
-    return [simon, bop2, samplesize]
+    return [start_up, simon, bop2, samplesize]
 
 
 def measure(group: Sequence[Measurement], samples: int, name: str) -> None:

@@ -9,8 +9,7 @@ each replicate's own number of evaluable patients. No schema, no records, no
 summary: the least a simulation of these events must do.
 
 ``simulate`` runs it in this process (``jobs=1``) or on a process pool;
-``benchmarks/bench.py`` times it in-process, ``benchmarks/bench_run.py`` as a
-whole process.
+``benchmarks/bench.py`` times it in-process.
 
 Usage: python benchmarks/minimal_simpy.py REPLICATES JOBS
 """
