@@ -14,10 +14,11 @@ import pytest
 from scipy import optimize, stats
 from test_cli import documented_examples, runner, workdir  # noqa: F401 - workdir is a fixture
 
+import trialsim.planning.samplesize as search_module
 from trialsim.cli.app import app
 from trialsim.cli.samplesize import samplesize
 from trialsim.exact.designs import single_stage_design
-from trialsim.planning.grid import EndpointOutcome, GridRow
+from trialsim.planning.grid import EndpointOutcome, GridRow, evaluate_grid
 from trialsim.planning.samplesize import (
     MAX_SEARCH_VALUES,
     SampleSizeSearch,
@@ -151,6 +152,27 @@ def test_search_simulates_where_the_exact_engine_does_not_apply(load_dict: Loade
     assert passes(conservative) and not passes(conservative - 1)
     assert all(passes(v) for v in simulated if v >= conservative)
     assert search.answer(minimal)["target_within_mc_interval"] in (True, False)
+
+
+def test_the_exact_screen_runs_from_the_largest_value_to_the_first_without_one(
+    load_dict: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Screened top down, a search simulates as soon as a value has no exact value."""
+    screened: list[Any] = []
+
+    def noting_screened(points: Any, *args: Any, **kwargs: Any) -> list[GridRow]:
+        if not kwargs.get("simulate", args[3] if len(args) > 3 else True):
+            screened.extend(point.overrides["enrollment.patients"] for point in points)
+        return evaluate_grid(points, *args, **kwargs)
+
+    monkeypatch.setattr(search_module, "evaluate_grid", noting_screened)
+    search = search_patients(load_dict(one_stage(0.1, 0.3, 0.05)), 0.8, 0.05, range(10, 41))
+    assert search.method == "exact" and screened == list(range(40, 9, -1))
+    screened.clear()
+    calendar_cut = one_stage(0.10, 0.35, 0.05)
+    calendar_cut["analysis"] = {"cutoff": {"week": 40}}
+    search = search_patients(load_dict(calendar_cut), 0.7, 0.05, range(5, 61), replicates=50)
+    assert search.method == "simulation" and screened == [60]
 
 
 def test_minimal_and_conservative_edges() -> None:

@@ -282,18 +282,9 @@ def find_sample_size(
     values = [point.overrides[key] for point in points]
     counted = _counting(on_point)
 
-    def evaluate(indices: Sequence[int], simulate: bool) -> list[GridRow]:
+    def simulate(indices: Sequence[int]) -> list[GridRow]:
         chosen = [points[i] for i in indices]
-        return evaluate_grid(
-            chosen,
-            replicates,
-            seed,
-            jobs,
-            simulate,
-            [endpoint],
-            counted if simulate else None,
-            scheduler,
-        )
+        return evaluate_grid(chosen, replicates, seed, jobs, True, [endpoint], counted, scheduler)
 
     def search(
         method: Method, minimal: Number | None, conservative: Number | None, rows: list[GridRow]
@@ -314,18 +305,18 @@ def find_sample_size(
             elapsed,
         )
 
-    screened = evaluate(range(len(points)), simulate=False)
-    if _exact_applies(points[0], screened, endpoint):
+    screened = _exact_screen(points, endpoint)
+    if screened is not None:
         passes = [meets_target(row, endpoint, power, alpha, exact=True) for row in screened]
         minimal, conservative = minimal_and_conservative(values, passes)
         chosen = sorted({values.index(v) for v in (minimal, conservative) if v is not None})
-        for index, row in zip(chosen, evaluate(chosen, simulate=True), strict=True):
+        for index, row in zip(chosen, simulate(chosen), strict=True):
             screened[index] = row
         return search("exact", minimal, conservative, screened)
     simulated: dict[int, GridRow] = {}
     indices = _spread(range(len(points)), COARSE_POINTS)
     while indices:
-        simulated.update(zip(indices, evaluate(indices, simulate=True), strict=True))
+        simulated.update(zip(indices, simulate(indices), strict=True))
         passing = {
             i: meets_target(row, endpoint, power, alpha, exact=False)
             for i, row in simulated.items()
@@ -344,22 +335,25 @@ def find_sample_size(
     return search("simulation", minimal, conservative, [simulated[i] for i in order])
 
 
-def _exact_applies(point: GridPoint, rows: list[GridRow], endpoint: str) -> bool:
-    """Exact values exist at every candidate and do not ignore enrollment.
+def _exact_screen(points: Sequence[GridPoint], endpoint: str) -> list[GridRow] | None:
+    """Exact values at every candidate, or None where one has none (the search simulates).
 
     The exact value of a rule that monitors its stage (``simon``, ``bayes``)
     assumes registration lasts until the stage's ``n`` are evaluable, whatever
-    the enrollment: it is not used.
+    the enrollment: it is not used. Candidates are screened from the largest
+    down (the engine's size limits bite there first) until one has no value.
     """
-    spec = point.scenario.spec
-    rule = next(e.rule for e in spec.endpoints if e.id == endpoint)
-    if rule_for(rule).monitors_stage:
-        return False
-    return all(
-        row.endpoints[endpoint].power_exact is not None
-        and row.endpoints[endpoint].type1_error_exact is not None
-        for row in rows
-    )
+    spec = points[0].scenario.spec
+    if rule_for(next(e.rule for e in spec.endpoints if e.id == endpoint)).monitors_stage:
+        return None
+    screened: list[GridRow] = []
+    for point in reversed(points):
+        (row,) = evaluate_grid([point], 0, 0, simulate=False, endpoint_ids=[endpoint])
+        outcome = row.endpoints[endpoint]
+        if outcome.power_exact is None or outcome.type1_error_exact is None:
+            return None
+        screened.append(row)
+    return screened[::-1]
 
 
 def _spread(indices: range, count: int) -> list[int]:
