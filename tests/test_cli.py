@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from trialsim import __version__
 from trialsim.cli.app import app, schema, validate
-from trialsim.cli.design import design_simon, design_single
+from trialsim.cli.design import design_bop2, design_simon, design_single
 from trialsim.cli.run import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +55,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.parametrize(
-    "command", [validate, schema, run, design_simon, design_single], ids=lambda c: c.__name__
+    "command",
+    [validate, schema, run, design_simon, design_single, design_bop2],
+    ids=lambda c: c.__name__,
 )
 def test_documented_examples_run(command, workdir: Path) -> None:  # type: ignore[no-untyped-def]
     examples = documented_examples(command)
@@ -240,3 +242,19 @@ def test_design_without_solution_is_exit_2() -> None:
     result = runner.invoke(app, ["design", "single", "--p0", "0.1", "--p1", "0.12", "--nmax", "20"])
     assert result.exit_code == 2
     assert "no_design" in result.stderr
+
+
+def test_design_bop2_json_is_the_given_design() -> None:
+    words = ["design", "bop2", "--p0", "0.1", "--p1", "0.3", "--n", "29", "--looks", "10,20"]
+    result = runner.invoke(app, [*words, "--alpha", "0.05", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["searched"] is True and document["alpha"] == 0.05
+    design = document["design"]
+    assert design["looks"] == [10, 20] and design["n"] == 29 and design["alpha"] <= 0.05
+    given = runner.invoke(
+        app, [*words, "--lambda", str(design["lambda"]), "--gamma", str(design["gamma"]), "--json"]
+    )
+    assert json.loads(given.stdout)["design"] | {"distinct_tables": 0} == design | {
+        "distinct_tables": 0
+    }

@@ -16,6 +16,8 @@ RULES = {
     "alias_bomb.yaml": "yaml_syntax",
     "boundaries_crossing_bounds.yaml": "boundaries_bounds_cross",
     "boundaries_look_order.yaml": "boundaries_look_order",
+    "bop2_lambda_one.yaml": "less_than",
+    "bop2_looks_backwards.yaml": "value_error",
     "cycle.yaml": "cycle",
     "dangling_next_on_failure.yaml": "unknown_stage",
     "empty.yaml": "empty_file",

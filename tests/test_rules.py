@@ -59,7 +59,9 @@ def test_registry_finds_each_kind_by_its_test_name(schema_rule, kind):
 
 def test_every_test_name_of_the_schema_has_a_rule():
     names = set(re.findall(r'Literal\["(\w+)"\] = Field\(description="Rule name\."\)', _schema()))
-    assert names == set(RULES) == {"exact_binomial", "simon", "bayes", "fisher", "boundaries"}
+    assert (
+        names == set(RULES) == {"exact_binomial", "simon", "bayes", "fisher", "bop2", "boundaries"}
+    )
 
 
 def test_an_unknown_test_name_says_which_are_known():

@@ -1,7 +1,7 @@
 """What the single-arm rules that monitor a stage share: ``p0``, pause or continue, their checks.
 
 A rule kind that governs its stage by a boundary table (``simon``, ``bayes``,
-``boundaries``)
+``boundaries``, ``bop2``)
 subclasses :class:`StageMonitoringRule` and adds only its ``compile`` and
 ``describe``.
 """
@@ -13,10 +13,10 @@ from typing import ClassVar, Generic, TypeVar
 from trialsim.rules.common_checks import monitored_stage_problems, no_control_group
 from trialsim.scenario.checks import Locator
 from trialsim.scenario.problems import Problem
-from trialsim.scenario.rule_schema import BayesRule, BoundariesRule, SimonRule
+from trialsim.scenario.rule_schema import BayesRule, Bop2Rule, BoundariesRule, SimonRule
 from trialsim.scenario.schema import Scenario
 
-Spec = TypeVar("Spec", SimonRule, BayesRule, BoundariesRule)
+Spec = TypeVar("Spec", SimonRule, BayesRule, BoundariesRule, Bop2Rule)
 
 
 class StageMonitoringRule(Generic[Spec]):

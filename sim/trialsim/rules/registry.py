@@ -12,6 +12,7 @@ from typing import Any
 
 from trialsim.rules.base import Rule
 from trialsim.rules.bayes import BayesMonitoring
+from trialsim.rules.bop2 import Bop2Monitoring
 from trialsim.rules.boundaries import Boundaries
 from trialsim.rules.exact_binomial import ExactBinomialTest
 from trialsim.rules.fisher import FisherComparison
@@ -23,6 +24,7 @@ RULES: dict[str, Callable[[Any], Rule]] = {
     "bayes": BayesMonitoring,
     "fisher": FisherComparison,
     "boundaries": Boundaries,
+    "bop2": Bop2Monitoring,
 }
 
 

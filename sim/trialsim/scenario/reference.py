@@ -43,7 +43,7 @@ def scenario_reference() -> str:
 
 def _fields(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, FieldInfo]]:
     for name, field in model.model_fields.items():
-        key = f"{prefix}{name}"
+        key = f"{prefix}{field.alias or name}"  # the YAML key, e.g. `lambda` for `lam`
         yield key, field
         for nested, suffix in _models_in(field.annotation):
             label = ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    ConfigDict,
     Discriminator,
     Field,
     SerializerFunctionWrapHandler,
@@ -166,6 +167,62 @@ class FisherRule(StrictModel):
     alpha: float = Field(0.05, gt=0.0, lt=1.0, description="One-sided significance level.")
 
 
+class Bop2Rule(StrictModel):
+    """Bayesian optimal phase II (BOP2) futility monitoring, binary endpoint (Zhou et al. 2017).
+
+    Beta prior (Beta(p0, 1 - p0) unless ``prior`` is given), binomial data. At a
+    look after ``n_k`` of ``n`` evaluable patients the stage stops for futility if
+    P(p <= p0 | data) > 1 - lambda (n_k / n)^gamma; at ``n`` H0 is rejected if
+    P(p > p0 | data) >= lambda. ``trialsim design bop2`` finds lambda and gamma.
+    The Python attribute is ``lam`` (``lambda`` is a keyword); dumps say ``lambda``.
+    """
+
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    test: Literal["bop2"] = Field(description="Rule name.")
+    p0: float = Field(gt=0.0, lt=1.0, description="Response rate under H0 (inactive regimen).")
+    n: int = Field(ge=2, le=10_000, description="Evaluable patients at the final analysis.")
+    looks: list[Annotated[int, Field(ge=1)]] = Field(
+        min_length=1,
+        max_length=100,
+        description="Evaluable counts at which futility is looked at, increasing, below n.",
+    )
+    lam: float = Field(
+        alias="lambda",
+        gt=0.0,
+        lt=1.0,
+        description="lambda: reject H0 at n if P(p > p0 | data) >= lambda; sets the cutoffs.",
+    )
+    gamma: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="Exponent of n_k / n in the futility cutoff 1 - lambda (n_k / n)^gamma.",
+    )
+    prior: list[BetaParameter] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description=f"Beta prior [a, b] of the rate, each from {MIN_BETA_PARAMETER:g} to 1e6 "
+        "(default [p0, 1 - p0]).",
+    )
+    during_interim: Literal["pause", "continue"] = Field(
+        "pause", description="Hold entries while a look's assessments are pending, or not."
+    )
+
+    @model_validator(mode="after")
+    def _looks_before_the_end(self) -> Bop2Rule:
+        if any(b <= a for a, b in zip(self.looks, self.looks[1:], strict=False)) or any(
+            look >= self.n for look in self.looks
+        ):
+            raise ValueError(f"looks must increase and stay below n = {self.n}, got {self.looks}")
+        return self
+
+    @property
+    def prior_parameters(self) -> tuple[float, float]:
+        """The Beta prior (a, b): ``prior``, or (p0, 1 - p0)."""
+        return (self.p0, 1.0 - self.p0) if self.prior is None else (self.prior[0], self.prior[1])
+
+
 def _rule_form(value: Any) -> str | None:
     return f"<{value['test']}>" if isinstance(value, dict) and "test" in value else None
 
@@ -175,6 +232,7 @@ Rule = Annotated[
     | Annotated[SimonRule, Tag("<simon>")]
     | Annotated[BayesRule, Tag("<bayes>")]
     | Annotated[FisherRule, Tag("<fisher>")]
-    | Annotated[BoundariesRule, Tag("<boundaries>")],
+    | Annotated[BoundariesRule, Tag("<boundaries>")]
+    | Annotated[Bop2Rule, Tag("<bop2>")],
     Discriminator(_rule_form),
 ]
