@@ -139,6 +139,13 @@ CHUNKS = (
     "{} patients and two stages runs about {} at a time"
 )
 GOLDEN = "for a fixed seed ({} replicates, seed {})"
+BOP2 = (
+    "`trialsim design bop2 --p0 {} --p1 {} --n {} --looks {},{} --alpha {}` searches λ and γ "
+    "for the VK2 + D3 step of the follow-up and picks λ = {} and γ = {}: stop the stage if at "
+    "most {} of the first {} or {} of the first {} evaluable patients respond, reject H0 with at "
+    "least {} of {}; exact type I error {} and power {}, stopping early with probability {} when "
+    "the add-on does nothing."
+)
 CHECKED = (
     SAMPLE_SIZE,
     SAMPLE_SIZE_INPUTS,
@@ -151,6 +158,7 @@ CHECKED = (
     UPFRONT,
     CHUNKS,
     GOLDEN,
+    BOP2,
 )
 EXEMPT = {
     "Python 3.10 or newer": "a requirement",
@@ -309,3 +317,22 @@ def test_chunk_sizes_and_the_golden_run() -> None:
         str(round(chunk_replicates(compile_plan(large.spec)), -1)),
     )
     assert_quotes(GOLDEN, f"{REPLICATES:,}", str(SEED))
+
+
+def test_the_bop2_paragraph_quotes_the_design_search_and_the_shipped_scenario() -> None:
+    from trialsim.exact.bop2_design import find_bop2_design
+
+    rule = endpoint_rule(scenario_yaml("followup_bop2"), "d3_rescue")
+    p0, p1, n, looks, alpha = 0.1, 0.3, rule["n"], rule["looks"], 0.05
+    design = find_bop2_design(p0=p0, p1=p1, n=n, looks=looks, alpha=alpha)
+    assert (design.lam, design.gamma) == (rule["lambda"], rule["gamma"]), "the scenario's design"
+    first, second = design.table.looks
+    assert_quotes(
+        BOP2,
+        f"{p0:g}", f"{p1:g}", str(n), str(looks[0]), str(looks[1]), f"{alpha:g}",
+        f"{design.lam:.2f}", f"{design.gamma:.2f}",
+        str(first.futility_max), str(first.n), str(second.futility_max), str(second.n),
+        str(design.table.final_min), str(design.table.n),
+        f"{design.null.rejection:.4f}", f"{design.alternative.rejection:.4f}",
+        f"{design.null.early_termination:.4f}",
+    )  # fmt: skip

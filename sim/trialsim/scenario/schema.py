@@ -162,7 +162,9 @@ class Endpoint(StrictModel):
         "evaluable",
         description="Denominator: evaluable patients, or all who entered (intention to treat).",
     )
-    rule: Rule = Field(description="The test: exact_binomial, simon, bayes or fisher.")
+    rule: Rule = Field(
+        description="The test: exact_binomial, simon, bayes, boundaries, bop2 or fisher."
+    )
 
     @property
     def stage_ids(self) -> list[str]:
