@@ -33,7 +33,8 @@ from trialsim.rules.binomial import (
 from trialsim.rules.counts import GroupCounts
 from trialsim.scenario.checks import Locator, arms_reaching, path_problems, unknown_stages
 from trialsim.scenario.problems import Problem
-from trialsim.scenario.schema import FisherRule, Scenario
+from trialsim.scenario.rule_schema import FisherRule
+from trialsim.scenario.schema import Scenario
 
 BLOCK_TERMS = 1 << 18
 """Probabilities summed at a time (arrays of 2 MB, which stay in the processor's cache)."""

@@ -26,7 +26,7 @@ from trialsim.scenario.fields import (
     StrictModel,
 )
 from trialsim.scenario.limits import MAX_REPLICATES, MAX_SEED
-from trialsim.scenario.rule_schema import FisherRule, Rule  # noqa: F401 - FisherRule: rules.fisher imports it from here
+from trialsim.scenario.rule_schema import Rule
 
 
 class Accrual(StrictModel):
