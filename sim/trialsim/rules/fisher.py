@@ -18,8 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import groupby
-from operator import itemgetter
 from typing import ClassVar
 
 import numpy as np
@@ -159,14 +157,14 @@ def _boundaries(experimental: np.ndarray, control: np.ndarray, alpha: float) -> 
     lowest = np.maximum(support_low, responders * a // np.maximum(a + b, 1) - 1)
     highest = np.minimum(responders, a)
 
-    def rejecting(tables: np.ndarray, lowest: np.ndarray) -> np.ndarray:
-        found = np.zeros(len(tables), dtype=np.int64)
+    def rejecting(tables: slice | np.ndarray, lowest: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(lowest), dtype=np.int64)
         for rows, tails in _tails_from_top(a[tables], b[tables], responders[tables], lowest):
             # A tail only grows as terms are added: the rejecting counts come first.
             found[rows] = (tails <= alpha * (1 + RELATIVE_TOLERANCE)).sum(axis=1)
         return found
 
-    counts = rejecting(np.arange(len(pair)), lowest)
+    counts = rejecting(slice(None), lowest)
     unsure = np.flatnonzero((counts == highest - lowest + 1) & (lowest > support_low))
     if unsure.size:
         counts[unsure] = rejecting(unsure, support_low[unsure])
@@ -207,26 +205,24 @@ def _control_limits(
     tail; a running maximum absorbs rounding), so with ``x`` experimental
     responders the test rejects for ``0 .. limits[x]`` control responders
     (-1: none). Read-only arrays of shape (experimental + 1,); the pairs not
-    kept yet are computed together, about ``BLOCK_TERMS`` totals at a time.
+    kept yet are computed together.
     """
     keys = [(a, b, alpha) for a, b in zip(experimental.tolist(), control.tolist(), strict=True)]
     missing = sorted({key for key in keys if key not in _kept_limits})
-    if len(_kept_limits) + len(missing) > LIMITS_KEPT:
-        _kept_limits.clear()
-    batch_of = np.cumsum([a + b + 1 for a, b, _ in missing], dtype=np.int64) // BLOCK_TERMS
-    for _, batch in groupby(zip(missing, batch_of.tolist(), strict=True), key=itemgetter(1)):
-        batch_keys = [key for key, _ in batch]
-        a, b = np.array([key[:2] for key in batch_keys]).T
+    if missing:
+        if len(_kept_limits) + len(missing) > LIMITS_KEPT:
+            _kept_limits.clear()
+        a, b = np.array([key[:2] for key in missing]).T
         row_pair, _ = _ranges(a + b + 1)
         # Offset by pair, the boundaries of all pairs make one sorted array.
-        offset = np.arange(len(batch_keys)) * (a.max() + 2)
+        offset = np.arange(len(missing)) * (a.max() + 2)
         boundary = np.maximum.accumulate(_boundaries(a, b, alpha) + offset[row_pair])
         pair, x = _ranges(a + 1)
         first_row = np.cumsum(a + b + 1) - (a + b + 1)
         last_total = np.searchsorted(boundary, offset[pair] + x, "right") - 1 - first_row[pair]
         limits = np.minimum(last_total - x, b[pair])
         limits.setflags(write=False)
-        _kept_limits.update(zip(batch_keys, np.split(limits, np.cumsum(a + 1)[:-1]), strict=True))
+        _kept_limits.update(zip(missing, np.split(limits, np.cumsum(a + 1)[:-1]), strict=True))
     return [_kept_limits[key] for key in keys]
 
 
