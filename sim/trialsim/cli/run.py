@@ -26,7 +26,6 @@ from trialsim.cli.support import (
 )
 
 if TYPE_CHECKING:
-    from trialsim.report.background import BackgroundFigures
     from trialsim.run.resume import EarlierRun
     from trialsim.scenario.load import LoadedScenario
 
@@ -121,29 +120,7 @@ def _run(
 
     # Forked when the command started (or now): it imports matplotlib meanwhile.
     figure_workers = BackgroundFigures(available_cores() > 1, started=take_figure_process())
-    with figure_workers:
-        _simulate_and_write(
-            loaded, folder, earlier, figure_workers,
-            replicates=replicates, seed=seed, jobs=jobs, scheduler=scheduler,
-            quiet=quiet, trace=trace, with_csv=with_csv, replace=replace,
-        )  # fmt: skip
 
-
-def _simulate_and_write(
-    loaded: LoadedScenario,
-    folder: Path,
-    earlier: EarlierRun | None,
-    figure_workers: BackgroundFigures,
-    *,
-    replicates: int,
-    seed: int,
-    jobs: int | None,
-    scheduler: str | None,
-    quiet: bool,
-    trace: int | None,
-    with_csv: bool,
-    replace: bool,
-) -> None:
     import shutil
     from contextlib import ExitStack
 
@@ -166,7 +143,10 @@ def _simulate_and_write(
     from trialsim.run.tally import tally_npz
 
     # A grown run replaces the folder it grows, whole, once everything is written.
-    with StagedFolder(folder, force=replace, command="trialsim run") as staged:
+    with (
+        figure_workers,
+        StagedFolder(folder, force=replace, command="trialsim run") as staged,
+    ):
         with ExitStack() as stack:
             csv = None
             if with_csv:
